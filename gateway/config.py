@@ -1,0 +1,376 @@
+"""The configuration models: frozen, strict, `extra="forbid"`, a discriminated union on `kind`.
+
+The models only describe and validate; reading files, the environment and secrets is `gateway.settings`.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# A path given as a TOML string: strict mode would refuse `str`, so paths alone are lax.
+LaxPath = Annotated[Path, Field(strict=False)]
+Qos = Literal[0, 1, 2]
+BcmPin = Annotated[int, Field(ge=0, le=27, description="BCM (GPIO) number of a 40-pin header pin")]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+# SPI0 / SPI1 on the 40-pin header (BCM numbers), as gpiozero's SPI_HARDWARE_PINS.
+SPI_BUS_PINS: dict[int, tuple[int, int, int]] = {0: (11, 10, 9), 1: (21, 20, 19)}  # clock, mosi, miso
+SPI_SELECT_PINS: dict[int, tuple[int, ...]] = {0: (8, 7), 1: (18, 17, 16)}
+ADC_CHANNELS: dict[str, int] = {
+    "mcp3002": 2,
+    "mcp3004": 4,
+    "mcp3008": 8,
+    "mcp3202": 2,
+    "mcp3204": 4,
+    "mcp3208": 8,
+}
+
+
+def spi_bus_pins(port: int, device: int) -> dict[str, int]:
+    """The BCM pins of hardware SPI `port` with chip select `device`, by role."""
+    clock, mosi, miso = SPI_BUS_PINS[port]
+    return {"clock": clock, "mosi": mosi, "miso": miso, "select": SPI_SELECT_PINS[port][device]}
+
+
+def default_gateway_id() -> str:
+    """The hostname, lower-cased and reduced to `[a-z0-9_-]` (DESIGN.md: Topics)."""
+    cleaned = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower()).strip("-_")
+    return (cleaned or "gateway")[:64]
+
+
+class Model(BaseModel):
+    """Base of every config model: immutable, strict, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class GatewaySection(Model):
+    """`[gateway]`: identity, topics and lifecycle."""
+
+    id: Identifier = Field(default_factory=default_gateway_id)
+    topic_prefix: Annotated[str, StringConstraints(pattern=r"^[^/#+$\x00-\x1f][^#+\x00-\x1f]{0,127}$")] = (
+        "pi-mqtt-gateway"
+    )
+    state_dir: LaxPath | None = None
+    stats_interval: Seconds = 60.0
+    shutdown_timeout: Seconds = 5.0
+
+    @model_validator(mode="after")
+    def _prefix_has_no_empty_levels(self) -> Self:
+        if any(level == "" for level in self.topic_prefix.split("/")):
+            raise ValueError("topic_prefix must not start or end with '/' or contain '//'")
+        return self
+
+
+class GpioSection(Model):
+    """`[gpio]`: which gpiozero pin factory drives the pins."""
+
+    pin_factory: Literal["auto", "lgpio", "rpigpio", "pigpio", "native", "mock"] = "auto"
+    simulate: bool | None = Field(
+        default=None, description="drive mock pins with simulated signals (default: true with mock)"
+    )
+
+    @model_validator(mode="after")
+    def _simulate_needs_mock(self) -> Self:
+        if self.simulate and self.pin_factory != "mock":
+            raise ValueError('simulate = true needs pin_factory = "mock"')
+        return self
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the gateway drives its own mock pins with simulated signals."""
+        return self.pin_factory == "mock" and self.simulate is not False
+
+
+class TlsSection(Model):
+    """`[mqtt.tls]`: present means TLS is on; hostname verification is always on."""
+
+    ca_file: LaxPath | None = Field(default=None, description="CA bundle; none means the system CAs")
+    cert_file: LaxPath | None = None
+    key_file: LaxPath | None = None
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: set both or neither")
+        return self
+
+
+class MqttSection(Model):
+    """`[mqtt]`: the broker connection."""
+
+    host: Annotated[str, StringConstraints(min_length=1, max_length=253)] = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(default=None, description="1883, 8883 with TLS")
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    username: Annotated[str, StringConstraints(min_length=1)] | None = None
+    password: SecretStr | None = None
+    password_file: LaxPath | None = None
+    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    qos: Qos = 1
+    publish_timeout: Seconds = 10.0
+    reconnect_min: Seconds = 0.5
+    reconnect_max: Seconds = 30.0
+    tls: TlsSection | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        if self.reconnect_min > self.reconnect_max:
+            raise ValueError("reconnect_min must not exceed reconnect_max")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The configured port, or the MQTT default for plain or TLS connections."""
+        if self.port is not None:
+            return self.port
+        return 8883 if self.tls is not None else 1883
+
+
+class OutboxSection(Model):
+    """`[outbox]`: how many readings wait while the broker is away, and what gives when it is full."""
+
+    max_readings: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    on_full: Literal["drop_oldest", "reject_new"] = "drop_oldest"
+
+
+class LoggingSection(Model):
+    """`[logging]`: level and renderer (`auto`: console on a TTY, JSON for journald otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SensorBase(Model):
+    """Keys every sensor has."""
+
+    id: Identifier
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    unit: Annotated[str, StringConstraints(max_length=16)] | None = None
+    qos: Qos | None = Field(default=None, description="default: mqtt.qos")
+    retain: bool = True
+
+    def pins(self) -> dict[str, int]:
+        """The BCM pins this sensor uses, by role (for conflict checks)."""
+        return {}
+
+
+class BinaryInput(SensorBase):
+    """An edge-driven input: published once at start-up, then on every change (no polling)."""
+
+    pin: BcmPin
+    pull: Literal["up", "down", "none"] = "up"
+    active_state: Literal["high", "low"] | None = Field(
+        default=None, description="only with pull = 'none'; with a pull, active is the opposite level"
+    )
+    bounce_time: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = Field(
+        default=None, description="seconds; passed to gpiozero (hardware pin libraries only)"
+    )
+
+    @model_validator(mode="after")
+    def _active_state_with_floating_pin(self) -> Self:
+        if self.pull == "none" and self.active_state is None:
+            raise ValueError("a floating pin (pull = 'none') needs active_state = 'high' or 'low'")
+        if self.pull != "none" and self.active_state is not None:
+            raise ValueError("active_state is only for pull = 'none'; a pulled pin is active at the other level")
+        return self
+
+    def pins(self) -> dict[str, int]:
+        return {"pin": self.pin}
+
+
+class ButtonConfig(BinaryInput):
+    """A push button (pulled up, active low by default)."""
+
+    kind: Literal["button"]
+
+
+class DigitalInputConfig(BinaryInput):
+    """A door or reed contact or any on/off signal."""
+
+    kind: Literal["digital_input"]
+
+
+class MotionConfig(BinaryInput):
+    """A PIR motion sensor: its output is driven high on motion."""
+
+    kind: Literal["motion"]
+    pull: Literal["up", "down", "none"] = "down"
+
+
+class LineConfig(BinaryInput):
+    """A line-follower (IR reflectance) module; true while its output is active."""
+
+    kind: Literal["line"]
+    pull: Literal["up", "down", "none"] = "down"
+
+
+class PolledSensor(SensorBase):
+    """A sensor read every `interval` seconds; numeric readings may be bounded by `min`/`max`."""
+
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 10.0
+    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class Mcp3xxxConfig(PolledSensor):
+    """One channel of an MCP3xxx ADC on hardware SPI; value = fraction of full scale * scale + offset."""
+
+    kind: Literal["mcp3008"]
+    chip: Literal["mcp3002", "mcp3004", "mcp3008", "mcp3202", "mcp3204", "mcp3208"] = "mcp3008"
+    channel: Annotated[int, Field(ge=0, le=7)]
+    differential: bool = False
+    port: Literal[0, 1] = 0
+    device: Annotated[int, Field(ge=0, le=2)] = 0
+    scale: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+    offset: Annotated[float, Field(allow_inf_nan=False)] = 0.0
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 5.0
+
+    @model_validator(mode="after")
+    def _channel_and_select_exist(self) -> Self:
+        channels = ADC_CHANNELS[self.chip]
+        if self.channel >= channels:
+            raise ValueError(f"channel {self.channel} does not exist on {self.chip} (0..{channels - 1})")
+        selects = SPI_SELECT_PINS[self.port]
+        if self.device >= len(selects):
+            raise ValueError(f"SPI{self.port} has chip selects 0..{len(selects) - 1}, not {self.device}")
+        return self
+
+    def pins(self) -> dict[str, int]:
+        return spi_bus_pins(self.port, self.device)
+
+
+class LightConfig(PolledSensor):
+    """An LDR + capacitor on one pin (gpiozero LightSensor); value 0 (dark) .. 1 (bright)."""
+
+    kind: Literal["light"]
+    pin: BcmPin
+    charge_time_limit: Annotated[float, Field(gt=0, le=1)] = 0.01
+
+    def pins(self) -> dict[str, int]:
+        return {"pin": self.pin}
+
+
+class DistanceConfig(PolledSensor):
+    """An HC-SR04 ultrasonic sensor; value in metres."""
+
+    kind: Literal["distance"]
+    echo: BcmPin
+    trigger: BcmPin
+    max_distance: Annotated[float, Field(gt=0, le=10)] = 1.0
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 1.0
+
+    def pins(self) -> dict[str, int]:
+        return {"echo": self.echo, "trigger": self.trigger}
+
+
+class CpuTemperatureConfig(PolledSensor):
+    """The SoC temperature in °C from sysfs."""
+
+    kind: Literal["cpu_temperature"]
+    sensor_file: LaxPath = Path("/sys/class/thermal/thermal_zone0/temp")
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 30.0
+
+
+class LoadAverageConfig(PolledSensor):
+    """The system load average over 1, 5 or 15 minutes."""
+
+    kind: Literal["load_average"]
+    minutes: Literal[1, 5, 15] = 1
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 30.0
+
+
+class DiskUsageConfig(PolledSensor):
+    """How full a file system is, in percent."""
+
+    kind: Literal["disk_usage"]
+    filesystem: LaxPath = Path("/")
+    interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 60.0
+
+
+BinaryInputConfig = ButtonConfig | DigitalInputConfig | MotionConfig | LineConfig
+SensorConfig = Annotated[
+    ButtonConfig
+    | DigitalInputConfig
+    | MotionConfig
+    | LineConfig
+    | Mcp3xxxConfig
+    | LightConfig
+    | DistanceConfig
+    | CpuTemperatureConfig
+    | LoadAverageConfig
+    | DiskUsageConfig,
+    Field(discriminator="kind"),
+]
+
+
+class GatewayConfig(Model):
+    """The whole configuration file."""
+
+    gateway: GatewaySection = Field(default_factory=GatewaySection)
+    gpio: GpioSection = Field(default_factory=GpioSection)
+    mqtt: MqttSection = Field(default_factory=MqttSection)
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    sensors: Annotated[tuple[SensorConfig, ...], Field(strict=False)] = ()
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Self:
+        seen: set[str] = set()
+        for sensor in self.sensors:
+            if sensor.id in seen:
+                raise ValueError(f"sensor id {sensor.id!r} is used twice")
+            seen.add(sensor.id)
+        return self
+
+    @model_validator(mode="after")
+    def _pins_not_shared(self) -> Self:
+        owners: dict[int, str] = {}
+        spi_users: dict[tuple[int, int], str] = {}
+        for sensor in self.sensors:
+            if isinstance(sensor, Mcp3xxxConfig):
+                # Several channels (and chips on other selects) share one SPI bus: that is not a conflict.
+                bus = (sensor.port, sensor.device)
+                if bus in spi_users and spi_users[bus] != sensor.chip:
+                    raise ValueError(f"SPI{bus[0]}.{bus[1]} is configured as both {spi_users[bus]} and {sensor.chip}")
+                spi_users[bus] = sensor.chip
+                continue
+            for role, pin in sensor.pins().items():
+                if pin in owners:
+                    raise ValueError(f"GPIO{pin} ({sensor.id}.{role}) is already used by {owners[pin]}")
+                owners[pin] = f"{sensor.id}"
+        for (port, device), chip in spi_users.items():
+            for role, pin in spi_bus_pins(port, device).items():
+                if pin in owners:
+                    raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
+        return self
+
+    def sensor(self, sensor_id: str) -> SensorConfig:
+        """The sensor with this id (KeyError when there is none)."""
+        for sensor in self.sensors:
+            if sensor.id == sensor_id:
+                return sensor
+        raise KeyError(sensor_id)
+
+
+DEFAULT_UNITS: dict[str, str] = {"cpu_temperature": "°C", "distance": "m", "disk_usage": "%"}
+
+
+def sensor_unit(sensor: SensorConfig) -> str | None:
+    """The unit published with a sensor's readings: configured, else the kind's default."""
+    return sensor.unit if sensor.unit is not None else DEFAULT_UNITS.get(sensor.kind)

@@ -1,0 +1,142 @@
+"""Sensor drivers over gpiozero: edge-driven binary inputs and polled analog/internal devices.
+
+Every gpiozero error is translated once into DeviceError; nothing above sees gpiozero's types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gpiozero
+
+from gateway.config import (
+    BinaryInput,
+    ButtonConfig,
+    CpuTemperatureConfig,
+    DiskUsageConfig,
+    DistanceConfig,
+    LightConfig,
+    LoadAverageConfig,
+    Mcp3xxxConfig,
+    SensorConfig,
+)
+from gateway.errors import DeviceError
+
+EdgeCallback = Callable[[bool, float], None]
+_PULL = {"up": True, "down": False, "none": None}
+_ACTIVE = {"high": True, "low": False, None: None}
+
+
+class EdgeInput:
+    """A binary input that reports changes from gpiozero's thread; it never polls."""
+
+    def __init__(self, config: BinaryInput, factory: Any) -> None:
+        self.config = config
+        device_class = gpiozero.Button if isinstance(config, ButtonConfig) else gpiozero.DigitalInputDevice
+        self._device = _build(
+            config.id,
+            device_class,
+            config.pin,
+            pull_up=_PULL[config.pull],
+            active_state=_ACTIVE[config.active_state],
+            bounce_time=config.bounce_time,
+            pin_factory=factory,
+        )
+
+    def start(self, on_change: EdgeCallback) -> bool:
+        """Call `on_change(active, epoch_seconds)` on every change (on gpiozero's thread); return the state now.
+
+        The callbacks are attached before the state is read, so no edge falls between the two.
+        """
+        self._device.when_activated = lambda: on_change(True, time.time())
+        self._device.when_deactivated = lambda: on_change(False, time.time())
+        return bool(self._device.is_active)
+
+    def read(self) -> bool:
+        """The input's state now."""
+        return bool(self._device.is_active)
+
+    def close(self) -> None:
+        """Detach the callbacks and release the pin."""
+        self._device.when_activated = None
+        self._device.when_deactivated = None
+        self._device.close()
+
+
+class PolledInput:
+    """A device read on demand (from a worker thread: some reads bit-bang SPI or wait for an echo)."""
+
+    def __init__(self, config: SensorConfig, device: Any, read: Callable[[Any], object]) -> None:
+        self.config = config
+        self._device = device
+        self._read = read
+
+    def read(self) -> object:
+        """One sample; DeviceError if the device fails."""
+        try:
+            return self._read(self._device)
+        except Exception as exc:
+            raise DeviceError(f"sensor {self.config.id!r}: read failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the device's pins and threads."""
+        self._device.close()
+
+
+Driver = EdgeInput | PolledInput
+
+
+def open_sensor(config: SensorConfig, factory: Any) -> Driver:
+    """The driver for one configured sensor, built on `factory`."""
+    if isinstance(config, BinaryInput):
+        return EdgeInput(config, factory)
+    return _open_polled(config, factory)
+
+
+def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
+    if isinstance(config, Mcp3xxxConfig):
+        adc = _build(
+            config.id,
+            getattr(gpiozero, config.chip.upper()),
+            channel=config.channel,
+            differential=config.differential,
+            port=config.port,
+            device=config.device,
+            pin_factory=factory,
+        )
+        scale, offset = config.scale, config.offset
+        return PolledInput(config, adc, lambda d: float(d.value) * scale + offset)
+    if isinstance(config, LightConfig):
+        light = _build(
+            config.id, gpiozero.LightSensor, config.pin, charge_time_limit=config.charge_time_limit, pin_factory=factory
+        )
+        return PolledInput(config, light, lambda d: float(d.value))
+    if isinstance(config, DistanceConfig):
+        sonar = _build(
+            config.id,
+            gpiozero.DistanceSensor,
+            echo=config.echo,
+            trigger=config.trigger,
+            max_distance=config.max_distance,
+            pin_factory=factory,
+        )
+        return PolledInput(config, sonar, lambda d: float(d.distance))
+    if isinstance(config, CpuTemperatureConfig):
+        cpu = _build(config.id, gpiozero.CPUTemperature, sensor_file=str(config.sensor_file), pin_factory=factory)
+        return PolledInput(config, cpu, lambda d: float(d.temperature))
+    if isinstance(config, LoadAverageConfig):
+        load = _build(config.id, gpiozero.LoadAverage, minutes=config.minutes, pin_factory=factory)
+        return PolledInput(config, load, lambda d: float(d.load_average))
+    if isinstance(config, DiskUsageConfig):
+        disk = _build(config.id, gpiozero.DiskUsage, filesystem=str(config.filesystem), pin_factory=factory)
+        return PolledInput(config, disk, lambda d: float(d.usage))
+    raise DeviceError(f"sensor {config.id!r}: unsupported kind {config.kind!r}")
+
+
+def _build(sensor_id: str, device_class: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return device_class(*args, **kwargs)
+    except Exception as exc:
+        raise DeviceError(f"sensor {sensor_id!r}: cannot set up {device_class.__name__}: {exc}") from exc

@@ -1,0 +1,159 @@
+"""Simulated signals on gpiozero's MockFactory, so the whole pipeline runs on any Linux machine.
+
+Binary inputs get edges at random intervals, ADC channels a slow sine wave (through a small MCP3xxx
+slave built on gpiozero's `MockSPIDevice`), the light and distance sensors changing charge and echo
+times, and the CPU temperature a fake sysfs file where the real one is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockSPIDevice, MockTriggerPin
+
+from gateway.config import (
+    ADC_CHANNELS,
+    BinaryInput,
+    CpuTemperatureConfig,
+    DistanceConfig,
+    LightConfig,
+    Mcp3xxxConfig,
+    SensorConfig,
+    spi_bus_pins,
+)
+
+SPEED_OF_SOUND = 343.26  # m/s, as gpiozero's DistanceSensor assumes
+VREF = 3.3
+Waveform = Callable[[float], float]
+
+
+class MockMcp3xxx(MockSPIDevice):  # type: ignore[misc]
+    """The slave side of an MCP3002/3004/3008/3202/3204/3208 on mock SPI pins.
+
+    The master clocks in a start bit, a single/differential bit and the channel bits; the slave answers
+    with a null bit and the sample, MSB first. `voltages[ch]` is read at the moment of each conversion.
+    """
+
+    rx_buf: list[int]
+    tx_buf: list[int]
+
+    def __init__(self, factory: MockFactory, port: int, device: int, chip: str) -> None:
+        pins = spi_bus_pins(port, device)
+        super().__init__(pins["clock"], pins["mosi"], pins["miso"], pins["select"], pin_factory=factory)
+        channels = ADC_CHANNELS[chip]
+        self.bits = 12 if chip.startswith("mcp32") else 10
+        # MCP3xx2 sends one channel bit (and an MSBF bit gpiozero folds into it); others send three.
+        self.channel_bits = 1 if channels == 2 else 3
+        self.voltages: list[Waveform] = [lambda _t: 0.0] * 8
+        self._phase = "idle"
+
+    def on_start(self) -> None:
+        """A new conversion starts when chip select goes active."""
+        super().on_start()
+        self._phase = "idle"
+
+    def on_bit(self) -> None:
+        """Follow the command bits; once the channel is known, queue the sample for the master."""
+        if self._phase == "idle":
+            if self.rx_buf[-1]:
+                self._phase, self.rx_buf = "mode", []
+        elif self._phase == "mode":
+            self._phase, self.rx_buf = ("single" if self.rx_buf[-1] else "diff"), []
+        elif self._phase in ("single", "diff") and len(self.rx_buf) == self.channel_bits:
+            self._answer(self._phase == "diff", self.rx_word())
+            self._phase = "result"
+        elif self._phase == "result" and not self.tx_buf:
+            self._phase, self.rx_buf = "idle", []
+
+    def _answer(self, differential: bool, channel: int) -> None:
+        now = time.monotonic()
+        volts = self.voltages[channel](now)
+        if differential:
+            volts -= self.voltages[channel ^ 1](now)
+        volts = min(max(volts, 0.0), VREF)
+        full_scale = 2**self.bits - 1
+        self.tx_word(round(volts / VREF * full_scale), self.bits + 2)
+
+
+def sine(period: float, low: float, high: float, phase: float = 0.0) -> Waveform:
+    """A waveform swinging between `low` and `high` every `period` seconds."""
+    middle, amplitude = (high + low) / 2, (high - low) / 2
+    return lambda t: middle + amplitude * math.sin(2 * math.pi * t / period + phase)
+
+
+class Simulator:
+    """Prepares mock pins before the devices are built, then drives them while the gateway runs."""
+
+    def __init__(self, factory: MockFactory, state_dir: Path, seed: int | None = None) -> None:
+        self._factory = factory
+        self._state_dir = state_dir
+        self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
+        self._adcs: dict[tuple[int, int], MockMcp3xxx] = {}
+        self._binary: list[tuple[MockPin, float]] = []
+        self._light: list[tuple[MockChargingPin, LightConfig]] = []
+        self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
+        self._cpu_files: list[Path] = []
+
+    def prepare(self, sensors: Sequence[SensorConfig]) -> list[SensorConfig]:
+        """Set up the mock pins each sensor needs; return the configs to build (fake sysfs paths)."""
+        return [self._prepare_one(sensor) for sensor in sensors]
+
+    def _prepare_one(self, sensor: SensorConfig) -> SensorConfig:
+        if isinstance(sensor, BinaryInput):
+            self._binary.append((self._factory.pin(sensor.pin), self._rng.uniform(2.0, 8.0)))
+        elif isinstance(sensor, Mcp3xxxConfig):
+            adc = self._adcs.get((sensor.port, sensor.device))
+            if adc is None:
+                adc = MockMcp3xxx(self._factory, sensor.port, sensor.device, sensor.chip)
+                self._adcs[(sensor.port, sensor.device)] = adc
+            adc.voltages[sensor.channel] = sine(self._rng.uniform(30, 120), 0.3, 3.0, self._rng.uniform(0, 6))
+        elif isinstance(sensor, LightConfig):
+            pin = self._factory.pin(sensor.pin, pin_class=MockChargingPin, charge_time=sensor.charge_time_limit / 2)
+            self._light.append((pin, sensor))
+        elif isinstance(sensor, DistanceConfig):
+            echo = self._factory.pin(sensor.echo)
+            trigger = self._factory.pin(
+                sensor.trigger, pin_class=MockTriggerPin, echo_pin=echo, echo_time=sensor.max_distance / SPEED_OF_SOUND
+            )
+            self._sonar.append((trigger, sensor))
+        elif isinstance(sensor, CpuTemperatureConfig) and not sensor.sensor_file.exists():
+            fake = self._state_dir / "simulation" / f"{sensor.id}-temp"
+            fake.parent.mkdir(parents=True, exist_ok=True)
+            fake.write_text("48000\n", encoding="ascii")
+            self._cpu_files.append(fake)
+            return sensor.model_copy(update={"sensor_file": fake})
+        return sensor
+
+    async def run(self) -> None:
+        """Drive the pins until cancelled."""
+        next_edge = [time.monotonic() + period for _pin, period in self._binary]
+        while True:
+            now = time.monotonic()
+            for index, (pin, period) in enumerate(self._binary):
+                if now >= next_edge[index]:
+                    _toggle(pin)
+                    next_edge[index] = now + self._rng.uniform(0.5, 1.5) * period
+            self._update_analog(now)
+            await asyncio.sleep(0.25)
+
+    def _update_analog(self, now: float) -> None:
+        for light_pin, light in self._light:
+            # Brighter means faster charging: sweep between 20% and 80% of the limit.
+            light_pin.charge_time = light.charge_time_limit * (0.5 + 0.3 * math.sin(now / 40))
+        for trigger, sonar in self._sonar:
+            metres = sonar.max_distance * (0.5 + 0.35 * math.sin(now / 25))
+            trigger.echo_time = 2 * metres / SPEED_OF_SOUND
+        for fake in self._cpu_files:
+            fake.write_text(f"{round(48000 + 6000 * math.sin(now / 90))}\n", encoding="ascii")
+
+
+def _toggle(pin: MockPin) -> None:
+    if pin.state:
+        pin.drive_low()
+    else:
+        pin.drive_high()

@@ -1,0 +1,71 @@
+"""The gateway's own exceptions: everything above the device and transport layers sees only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EX_OK = 0
+EX_FAILURE = 1
+EX_USAGE = 2
+EX_CONFIG = 78  # sysexits.h EX_CONFIG: the unit's RestartPreventExitStatus
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: where it is and what is wrong."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class ConfigError(GatewayError):
+    """The configuration (file, environment or credentials) is invalid; exit 78."""
+
+    def __init__(self, source: Path | str | None, problems: list[ConfigProblem]) -> None:
+        self.source = str(source) if source is not None else None
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """All problems, one per line, each prefixed with the file they come from."""
+        head = f"{self.source}: " if self.source else ""
+        count = len(self.problems)
+        title = f"{head}invalid configuration ({count} problem{'s' if count != 1 else ''})"
+        return "\n".join([title, *(f"  - {problem}" for problem in self.problems)])
+
+
+class DeviceError(GatewayError):
+    """A sensor or output could not be set up or read (wraps gpiozero's errors)."""
+
+
+class PinFactoryError(DeviceError):
+    """No usable gpiozero pin factory (e.g. not a Raspberry Pi and `pin_factory` is not `mock`)."""
+
+
+class InvalidReadingError(GatewayError):
+    """A reading failed validation (NaN, out of range, wrong type); it is counted and never published."""
+
+    def __init__(self, sensor: str, reason: str) -> None:
+        self.sensor = sensor
+        self.reason = reason
+        super().__init__(f"sensor {sensor!r}: {reason}")
+
+
+class TransportError(GatewayError):
+    """The MQTT connection failed or was lost (wraps aiomqtt's errors)."""
+
+
+class AuthenticationError(TransportError):
+    """The broker refused our credentials or we are not authorised."""
+
+
+class StateError(GatewayError):
+    """The state directory or a file in it cannot be used."""

@@ -1,0 +1,157 @@
+"""The publisher: drains the outbox to the broker in order, reconnecting forever with backoff and jitter.
+
+A message is acknowledged to the outbox only after the broker confirmed it; any error means "maybe
+delivered", and the same message (same `seq`) is sent again after the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import suppress
+
+import structlog
+
+from gateway.errors import AuthenticationError, TransportError
+from gateway.mqtt import MqttSession, MqttTransport, connection_error_hint
+from gateway.outbox import Outbox
+from gateway.stats import Stats
+from gateway.topics import Topics
+
+log = structlog.get_logger(component="publisher")
+
+
+class Backoff:
+    """Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2**n)]."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
+        self._base = base
+        self._cap = cap
+        self._attempt = 0
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt; each call doubles the ceiling up to the cap."""
+        ceiling = min(self._cap, self._base * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 32)
+        # Never zero: a floor of base/2 keeps a refusing broker from a tight loop.
+        return max(self._base / 2, self._rng.uniform(0, ceiling))
+
+    def reset(self) -> None:
+        """Start again from the base delay (after a successful connection)."""
+        self._attempt = 0
+
+
+class Publisher:
+    """Owns the broker connection: `online` after each connect, stats, the drain, `offline` at stop."""
+
+    def __init__(
+        self,
+        transport: MqttTransport,
+        outbox: Outbox,
+        topics: Topics,
+        stats: Stats,
+        *,
+        backoff: Backoff,
+        stats_interval: float,
+        flush_timeout: float,
+    ) -> None:
+        self._transport = transport
+        self._outbox = outbox
+        self._topics = topics
+        self._stats = stats
+        self._backoff = backoff
+        self._stats_interval = stats_interval
+        self._flush_timeout = flush_timeout
+        self.connected = asyncio.Event()
+        self.first_attempt_done = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, publish and reconnect until `stop` is set; then flush, say `offline` and disconnect."""
+        while not stop.is_set():
+            try:
+                async with self._transport.connect() as session:
+                    self._on_connected()
+                    await self._serve(session, stop)
+                    return
+            except TransportError as exc:
+                self._on_connection_failed(exc)
+            finally:
+                self.connected.clear()
+                self._stats.connected = False
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._backoff.next_delay())
+        if len(self._outbox):
+            log.warning("stopping while disconnected", unpublished=len(self._outbox))
+
+    def _on_connected(self) -> None:
+        if self._stats.last_error is not None or self._stats.reconnects:
+            log.info("connected to broker", reconnects=self._stats.reconnects)
+        else:
+            log.info("connected to broker")
+        self._backoff.reset()
+        self._stats.connected = True
+        self.connected.set()
+        self.first_attempt_done.set()
+
+    def _on_connection_failed(self, exc: TransportError) -> None:
+        self.first_attempt_done.set()
+        was_connected = self._stats.connected
+        self._stats.last_error = str(exc)
+        if was_connected:
+            self._stats.reconnects += 1
+        level = log.error if isinstance(exc, AuthenticationError) else log.warning
+        level(
+            "connection lost" if was_connected else "cannot connect to broker",
+            error=str(exc),
+            hint=connection_error_hint(exc),
+            buffered=len(self._outbox),
+        )
+
+    async def _serve(self, session: MqttSession, stop: asyncio.Event) -> None:
+        """Run one connection until it fails (TransportError) or `stop` is set (flush and return)."""
+        await session.publish(self._topics.status, b"online", qos=1, retain=True)
+        tasks = {
+            asyncio.create_task(self._drain(session), name="drain"),
+            asyncio.create_task(session.wait_closed(), name="watch"),
+            asyncio.create_task(self._publish_stats(session), name="stats"),
+        }
+        stopping = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopping}:
+                task.result()  # a failed connection raises TransportError here
+            await self._flush(tasks)
+            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+            await session.publish(self._topics.status, b"offline", qos=1, retain=True)
+            log.info("published offline", unpublished=len(self._outbox))
+        finally:
+            for task in (*tasks, stopping):
+                task.cancel()
+            await asyncio.gather(*tasks, stopping, return_exceptions=True)
+
+    async def _flush(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Let the drain empty the outbox for at most `flush_timeout` seconds (or until the link fails)."""
+        emptied = asyncio.create_task(self._outbox.wait_empty())
+        try:
+            done, _ = await asyncio.wait(
+                {emptied, *tasks}, timeout=self._flush_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done - {emptied}:
+                task.result()
+        finally:
+            emptied.cancel()
+
+    async def _drain(self, session: MqttSession) -> None:
+        """Publish the oldest message, acknowledge it, repeat: strictly in order, one at a time."""
+        outbox, stats = self._outbox, self._stats
+        while True:
+            message = await outbox.head()
+            await session.publish(message.topic, message.payload, message.qos, message.retain)
+            outbox.ack(message)
+            stats.published += 1
+
+    async def _publish_stats(self, session: MqttSession) -> None:
+        while True:
+            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+            await asyncio.sleep(self._stats_interval)

@@ -1,0 +1,192 @@
+"""The gateway's lifecycle, after uvicorn's Server: start-up, a TaskGroup until stop, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from gateway import __version__
+from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
+from gateway.devices.pins import close_pin_factory, open_pin_factory
+from gateway.devices.sensors import Driver, open_sensor
+from gateway.devices.simulation import Simulator
+from gateway.errors import GatewayError, StateError
+from gateway.mqtt import ConnectionSettings, MqttTransport, TlsSettings
+from gateway.outbox import MemoryOutbox
+from gateway.pipeline import Channel, Pipeline
+from gateway.publisher import Backoff, Publisher
+from gateway.reading import ReadingFactory
+from gateway.sampler import Sampler, Sensor
+from gateway.sequence import SequenceCounter
+from gateway.settings import LoadedConfig
+from gateway.statedir import resolve_state_dir
+from gateway.stats import Stats
+from gateway.topics import Topics
+
+log = structlog.get_logger(component="server")
+
+
+def connection_settings(config: GatewayConfig, password: str | None, topics: Topics) -> ConnectionSettings:
+    """What the transport needs, from the `[mqtt]` section and the resolved password."""
+    mqtt = config.mqtt
+    tls = None
+    if mqtt.tls is not None:
+        tls = TlsSettings(ca_file=mqtt.tls.ca_file, cert_file=mqtt.tls.cert_file, key_file=mqtt.tls.key_file)
+    return ConnectionSettings(
+        host=mqtt.host,
+        port=mqtt.effective_port,
+        client_id=mqtt.client_id or f"pi-mqtt-gateway-{config.gateway.id}",
+        will_topic=topics.status,
+        username=mqtt.username,
+        password=password,
+        keepalive=mqtt.keepalive,
+        protocol=mqtt.protocol,
+        tls=tls,
+        timeout=mqtt.publish_timeout,
+    )
+
+
+class Gateway:
+    """One running gateway. `serve()` runs until `request_stop()` (signal handlers call it)."""
+
+    def __init__(self, loaded: LoadedConfig, *, pin_factory: Any | None = None) -> None:
+        self.config = loaded.config
+        self._password = loaded.password
+        self._injected_factory = pin_factory
+        self._factory: Any | None = None
+        self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
+        self.state_dir: Path = resolve_state_dir(self.config.gateway.state_dir)
+        self.stats = Stats()
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._drivers: list[Driver] = []
+        self._simulator: Simulator | None = None
+        self._sequence: SequenceCounter | None = None
+
+    def request_stop(self) -> None:
+        """Ask for a graceful shutdown (safe to call from a signal handler, more than once)."""
+        self._stop.set()
+
+    async def serve(self) -> None:
+        """Start, run until stopped, then shut down: flush, `offline`, close the pins."""
+        try:
+            sensors, outbox = self._start_up()
+            await self._run(sensors, outbox)
+        finally:
+            self._close()
+        log.info("stopped", published=self.stats.published, rejected=self.stats.rejected, dropped=self.stats.dropped)
+
+    def _start_up(self) -> tuple[list[Sensor], MemoryOutbox]:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
+        self._sequence = SequenceCounter(self.state_dir)
+        outbox = MemoryOutbox(
+            self._sequence, self.stats, max_readings=self.config.outbox.max_readings, on_full=self.config.outbox.on_full
+        )
+        sensors = self._open_sensors()
+        log.info(
+            "starting",
+            version=__version__,
+            gateway=self.config.gateway.id,
+            sensors=len(sensors),
+            pin_factory=self.config.gpio.pin_factory,
+            simulated=self._simulator is not None,
+            broker=f"{self.config.mqtt.host}:{self.config.mqtt.effective_port}",
+        )
+        return sensors, outbox
+
+    def _open_sensors(self) -> list[Sensor]:
+        self._factory = self._injected_factory or open_pin_factory(self.config.gpio.pin_factory)
+        configs = list(self.config.sensors)
+        if self.config.gpio.simulated:
+            self._simulator = Simulator(self._factory, self.state_dir)
+            configs = self._simulator.prepare(configs)
+        sensors = []
+        for sensor_config in configs:
+            driver = open_sensor(sensor_config, self._factory)
+            self._drivers.append(driver)
+            sensors.append(
+                Sensor(
+                    driver,
+                    self._channel(sensor_config),
+                    sensor_config.interval if isinstance(sensor_config, PolledSensor) else None,
+                )
+            )
+        return sensors
+
+    def _channel(self, sensor: Any) -> Channel:
+        numeric = isinstance(sensor, PolledSensor)
+        factory = ReadingFactory(
+            sensor.id,
+            sensor_unit(sensor),
+            binary=isinstance(sensor, BinaryInput),
+            minimum=sensor.min if numeric else None,
+            maximum=sensor.max if numeric else None,
+        )
+        qos = sensor.qos if sensor.qos is not None else self.config.mqtt.qos
+        return Channel(sensor.id, self.topics.sensor(sensor.id), qos, sensor.retain, factory)
+
+    async def _run(self, sensors: list[Sensor], outbox: MemoryOutbox) -> None:
+        transport = MqttTransport(connection_settings(self.config, self._password, self.topics))
+        publisher = Publisher(
+            transport,
+            outbox,
+            self.topics,
+            self.stats,
+            backoff=Backoff(self.config.mqtt.reconnect_min, self.config.mqtt.reconnect_max),
+            stats_interval=self.config.gateway.stats_interval,
+            flush_timeout=self.config.gateway.shutdown_timeout,
+        )
+        stop_publishing = asyncio.Event()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(publisher.run(stop_publishing), name="publisher")
+            sampling = group.create_task(
+                self._sample(Sampler(sensors, Pipeline(outbox, self.stats), self.stats)), name="sampler"
+            )
+            await self._until_ready(publisher)
+            await self._stop.wait()
+            log.info("stopping", buffered=len(outbox))
+            sampling.cancel()
+            self._close_drivers()  # no more edges once we flush
+            stop_publishing.set()
+
+    async def _until_ready(self, publisher: Publisher) -> None:
+        # Ready once devices are up and the first connection was attempted; never wait for the broker itself.
+        first = asyncio.create_task(publisher.first_attempt_done.wait())
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({first, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            first.cancel()
+            stop.cancel()
+        self.ready.set()
+        log.info("ready", connected=publisher.connected.is_set())
+
+    async def _sample(self, sampler: Sampler) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(sampler.run(), name="sensors")
+            if self._simulator is not None:
+                group.create_task(self._simulator.run(), name="simulation")
+
+    def _close_drivers(self) -> None:
+        while self._drivers:
+            driver = self._drivers.pop()
+            with suppress(Exception):  # closing is best effort; one bad device must not keep pins held
+                driver.close()
+
+    def _close(self) -> None:
+        self._close_drivers()
+        if self._factory is not None and self._injected_factory is None:
+            with suppress(Exception):
+                close_pin_factory(self._factory)
+        if self._sequence is not None:
+            try:
+                self._sequence.close()
+            except GatewayError as exc:
+                log.error("cannot save the sequence counter", error=str(exc))

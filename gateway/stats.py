@@ -1,0 +1,39 @@
+"""Gateway health counters, published retained on `<prefix>/<gw>/stats`."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    """Counters of what happened to readings and to the connection since start."""
+
+    started: float = field(default_factory=time.monotonic)
+    published: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    read_errors: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    last_error: str | None = None
+
+    def snapshot(self, buffered: int) -> dict[str, object]:
+        """The counters as a JSON-able dict; `buffered` is the outbox depth now."""
+        return {
+            "uptime": round(time.monotonic() - self.started, 3),
+            "published": self.published,
+            "buffered": buffered,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+            "read_errors": self.read_errors,
+            "reconnects": self.reconnects,
+            "connected": self.connected,
+            "last_error": self.last_error,
+        }
+
+    def payload(self, buffered: int) -> bytes:
+        """The stats topic's JSON payload."""
+        return json.dumps(self.snapshot(buffered), separators=(",", ":")).encode()
