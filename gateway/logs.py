@@ -100,6 +100,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [_StdlibBridge()]
     root.setLevel(LEVELS[level])
+    logging.captureWarnings(False)  # re-install even if something restored warnings.showwarning meanwhile
     logging.captureWarnings(True)
     return scrub
 

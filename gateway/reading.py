@@ -63,9 +63,10 @@ class ReadingFactory:
 
     def make(self, value: object, timestamp: float) -> Reading:
         """A Reading of `value` taken at `timestamp` (epoch seconds); InvalidReadingError if it is not valid."""
-        if self.binary != isinstance(value, bool):
-            expected = "a boolean" if self.binary else "a number"
-            raise InvalidReadingError(self.sensor, f"expected {expected}, got {value!r}")
+        if self.binary and not isinstance(value, bool):
+            raise InvalidReadingError(self.sensor, f"expected a boolean, got {value!r}")
+        if not self.binary and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidReadingError(self.sensor, f"expected a number, got {value!r}")
         if isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if isinstance(value, float):

@@ -129,6 +129,8 @@ def describe_error(err: ErrorDetails, raw: Mapping[str, Any], env_keys: set[str]
     """A pydantic error as a readable location, message and found value."""
     location, dotted = readable_location(err["loc"], raw)
     message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key (see config/config.example.toml for the valid ones)"
     if err["type"] not in _MISSING_INPUT_TYPES and not isinstance(err["input"], dict):
         message += f" (found {_show_input(err['loc'], err['input'])})"
     if dotted in env_keys:

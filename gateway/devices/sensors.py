@@ -59,9 +59,7 @@ class EdgeInput:
         return bool(self._device.is_active)
 
     def close(self) -> None:
-        """Detach the callbacks and release the pin."""
-        self._device.when_activated = None
-        self._device.when_deactivated = None
+        """Release the pin (closing also detaches the callbacks)."""
         self._device.close()
 
 

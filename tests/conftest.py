@@ -1,0 +1,35 @@
+"""Fixtures shared by unit and integration tests: a fresh MockFactory and config builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from gateway.config import GatewayConfig
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """gpiozero's MockFactory, installed as the default (software SPI needs that) and closed after."""
+    factory = MockFactory()
+    Device.pin_factory = factory
+    yield factory
+    factory.close()
+    Device.pin_factory = None
+
+
+def make_config(state_dir: Path, sensors: list[dict[str, Any]] | None = None, **sections: Any) -> GatewayConfig:
+    """A valid config on mock pins with no simulation, overridable section by section."""
+    data: dict[str, Any] = {
+        "gateway": {"id": "test", "state_dir": str(state_dir), "stats_interval": 3600.0},
+        "gpio": {"pin_factory": "mock", "simulate": False},
+        "sensors": sensors or [],
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return GatewayConfig.model_validate(data)

@@ -1,0 +1,100 @@
+"""A real mosquitto on a free loopback port, with its own config, that tests may kill and restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto")
+
+
+def find_mosquitto() -> str:
+    """The mosquitto binary; a missing broker fails the test (never skips): scripts/setup installs it."""
+    for candidate in MOSQUITTO_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail("mosquitto is not installed: run scripts/setup (it installs it with apt-get)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Broker:
+    """One mosquitto process; `kill()`/`start()` keep the same port, config and persistence directory."""
+
+    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+        self.workdir = workdir
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.binary = find_mosquitto()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.config_path = workdir / "mosquitto.conf"
+        self.log_path = workdir / "mosquitto.log"
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            "max_queued_messages 0",
+            "set_tcp_nodelay true",
+            f"log_dest file {self.log_path}",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # otherwise it drops to `mosquitto`, which cannot write our tmp dirs
+        if persistent:
+            (workdir / "data").mkdir(exist_ok=True)
+            lines += [
+                "persistence true",
+                f"persistence_location {workdir / 'data'}/",
+                "autosave_on_changes true",
+                "autosave_interval 1",
+            ]
+        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start mosquitto and wait until it accepts connections; fail the test if it cannot."""
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                pytest.fail(f"mosquitto exited at start-up ({self.process.returncode}): {err} {self.log()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        pytest.fail(f"mosquitto did not listen on {self.host}:{self.port} within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, connections reset."""
+        self._signal_and_wait(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """SIGTERM, as mosquitto's own tests restart it."""
+        self._signal_and_wait(signal.SIGTERM)
+
+    def _signal_and_wait(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+            self.process.wait(timeout=10)
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()
+        self.process = None
+
+    def log(self) -> str:
+        """The broker's log so far (for failure messages)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
