@@ -66,6 +66,12 @@ class Gateway:
         self._drivers: list[Driver] = []
         self._simulator: Simulator | None = None
         self._sequence: SequenceCounter | None = None
+        self._outbox: MemoryOutbox | None = None
+
+    @property
+    def buffered(self) -> int:
+        """How many readings wait in the outbox now."""
+        return len(self._outbox) if self._outbox is not None else 0
 
     def request_stop(self) -> None:
         """Ask for a graceful shutdown (safe to call from a signal handler, more than once)."""
@@ -86,7 +92,7 @@ class Gateway:
         except OSError as exc:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
         self._sequence = SequenceCounter(self.state_dir)
-        outbox = MemoryOutbox(
+        outbox = self._outbox = MemoryOutbox(
             self._sequence, self.stats, max_readings=self.config.outbox.max_readings, on_full=self.config.outbox.on_full
         )
         sensors = self._open_sensors()

@@ -1,0 +1,116 @@
+"""Broker and process faults against a real mosquitto: kill, restart, SIGTERM, SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+from gpiozero.pins.mock import MockFactory
+
+from gateway.cli import render_toml
+from tests.conftest import make_config
+from tests.integration.broker import Broker
+from tests.integration.conftest import subscribe, wait_until
+from tests.integration.gateway_runner import broker_config, running_gateway, start_process
+
+
+def toggle(factory: MockFactory, pin: int, times: int) -> None:
+    mock_pin = factory.pin(pin)
+    for _ in range(times):
+        mock_pin.drive_low() if mock_pin.state else mock_pin.drive_high()
+
+
+class TestBrokerRestart:
+    async def test_gateway_notices_a_killed_broker_and_delivers_after_restart(
+        self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """kill -9 the broker: the gateway notices, buffers, reconnects and delivers every reading in order."""
+        config = make_config(
+            tmp_path,
+            [{"id": "door", "kind": "digital_input", "pin": 27}],
+            gateway={"id": "restart"},
+            mqtt=broker_config(own_broker.host, own_broker.port, keepalive=5),
+        )
+        topic = "pi-mqtt-gateway/restart/sensor/door"
+        seqs: list[int] = []
+        async with running_gateway(config, mock_factory) as gateway:
+            # A persistent QoS 1 session: the broker keeps what arrives while the subscriber is away.
+            async with subscribe(own_broker, topic, client_id="restart-sub", clean=False) as received:
+                toggle(mock_factory, 27, 10)
+                await received.wait_for(lambda r: len(r.payloads(topic)) >= 11)
+                seqs += [r["seq"] for r in received.readings(topic)]
+            await asyncio.sleep(1.2)  # let mosquitto autosave the subscriber's session (autosave_interval 1)
+            own_broker.kill()
+            await wait_until(lambda: not gateway.stats.connected, what="noticing the dead broker")
+            toggle(mock_factory, 27, 20)
+            await wait_until(lambda: gateway.buffered >= 20, timeout=5, what="buffering")
+            own_broker.start()
+            await wait_until(
+                lambda: gateway.stats.connected and gateway.stats.published >= 31, what="reconnect and drain"
+            )
+            async with subscribe(own_broker, topic, client_id="restart-sub", clean=False) as received:
+                await received.wait_for(lambda r: len(r.payloads(topic)) >= 20)
+                seqs += [r["seq"] for r in received.readings(topic) if r["seq"] > seqs[-1]]
+            assert gateway.stats.reconnects >= 1
+        assert seqs == list(range(seqs[0], seqs[0] + 31))
+
+
+def write_config(tmp_path: Path, broker: Broker, gateway_id: str) -> Path:
+    data: dict[str, Any] = {
+        "gateway": {"id": gateway_id, "state_dir": str(tmp_path / "state"), "shutdown_timeout": 5.0},
+        "gpio": {"pin_factory": "mock", "simulate": True},
+        "mqtt": broker_config(broker.host, broker.port),
+        "logging": {"format": "json"},
+        "sensors": [
+            {"id": "door", "kind": "digital_input", "pin": 27},
+            {"id": "load", "kind": "load_average", "interval": 0.2},
+        ],
+    }
+    path = tmp_path / "config.toml"
+    path.write_text(render_toml(data), encoding="utf-8")
+    return path
+
+
+class TestProcessSignals:
+    async def test_sigterm_exits_0_and_leaves_a_retained_offline(self, broker: Broker, tmp_path: Path) -> None:
+        """SIGTERM: the process flushes, publishes a retained `offline` and exits 0."""
+        status = "pi-mqtt-gateway/sigterm/status"
+        async with subscribe(broker, status) as received:
+            process = start_process(write_config(tmp_path, broker, "sigterm"))
+            try:
+                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
+                await asyncio.sleep(0.5)
+                process.send_signal(signal.SIGTERM)
+                code = await asyncio.to_thread(process.wait, 30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert code == 0, output
+        async with subscribe(broker, status) as retained:
+            await retained.wait_for(lambda r: len(r.messages) >= 1)
+        assert retained.messages[0] == (status, b"offline", True)
+        events = [json.loads(line[3:])["event"] for line in output.splitlines() if line.startswith("<")]
+        assert "published offline" in events
+
+    async def test_sigkill_gives_the_last_will_offline(self, broker: Broker, tmp_path: Path) -> None:
+        """SIGKILL: the broker publishes the Last Will `offline`, retained."""
+        status = "pi-mqtt-gateway/sigkill/status"
+        async with subscribe(broker, status) as received:
+            process = start_process(write_config(tmp_path, broker, "sigkill"))
+            try:
+                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
+                process.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(process.wait, 30)
+                await received.wait_for(lambda r: r.payloads(status)[-1] == b"offline", timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                if process.stdout:
+                    process.stdout.close()
+        async with subscribe(broker, status) as retained:
+            await retained.wait_for(lambda r: len(r.messages) >= 1)
+        assert retained.messages[0] == (status, b"offline", True)
