@@ -13,10 +13,12 @@ import structlog
 from gateway.devices.sensors import Driver, EdgeInput
 from gateway.errors import DeviceError
 from gateway.pipeline import Channel, Pipeline
+from gateway.readers import ReaderThread
 from gateway.stats import Stats
 
 log = structlog.get_logger(component="sampler")
 READ_ERROR_LOG_INTERVAL = 60.0
+MIN_READ_TIMEOUT = 5.0  # seconds a single read may take before it counts as failed
 
 
 @dataclass
@@ -60,19 +62,25 @@ class Sampler:
 
     async def _poll(self, sensor: Sensor, interval: float) -> None:
         loop = asyncio.get_running_loop()
+        reader = ReaderThread(sensor.channel.sensor_id)
+        timeout = max(interval, MIN_READ_TIMEOUT)
         next_at = loop.time()
         last_logged = float("-inf")
-        while True:
-            timestamp = time.time()
-            try:
-                value = await asyncio.to_thread(sensor.driver.read)
-            except DeviceError as exc:
-                self._stats.read_errors += 1
-                if loop.time() - last_logged >= READ_ERROR_LOG_INTERVAL:
-                    log.warning("sensor read failed", sensor=sensor.channel.sensor_id, error=str(exc))
-                    last_logged = loop.time()
-            else:
-                self._pipeline.submit(sensor.channel, value, timestamp)
-            # A fixed rate; after an overrun the next read starts now, without a burst to catch up.
-            next_at = max(next_at + interval, loop.time())
-            await asyncio.sleep(next_at - loop.time())
+        try:
+            while True:
+                timestamp = time.time()
+                try:
+                    value = await reader.call(sensor.driver.read, timeout)
+                except (DeviceError, TimeoutError) as exc:
+                    self._stats.read_errors += 1
+                    if loop.time() - last_logged >= READ_ERROR_LOG_INTERVAL:
+                        error = str(exc) or f"no answer within {timeout:g} s"
+                        log.warning("sensor read failed", sensor=sensor.channel.sensor_id, error=error)
+                        last_logged = loop.time()
+                else:
+                    self._pipeline.submit(sensor.channel, value, timestamp)
+                # A fixed rate; after an overrun the next read starts now, without a burst to catch up.
+                next_at = max(next_at + interval, loop.time())
+                await asyncio.sleep(next_at - loop.time())
+        finally:
+            reader.close()

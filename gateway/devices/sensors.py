@@ -74,9 +74,12 @@ class PolledInput:
     def read(self) -> object:
         """One sample; DeviceError if the device fails."""
         try:
-            return self._read(self._device)
+            value = self._read(self._device)
         except Exception as exc:
             raise DeviceError(f"sensor {self.config.id!r}: read failed: {exc}") from exc
+        if value is None:
+            raise DeviceError(f"sensor {self.config.id!r}: no sample available yet")
+        return value
 
     def close(self) -> None:
         """Release the device's pins and threads."""
@@ -110,7 +113,7 @@ def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
         light = _build(
             config.id, gpiozero.LightSensor, config.pin, charge_time_limit=config.charge_time_limit, pin_factory=factory
         )
-        return PolledInput(config, light, lambda d: float(d.value))
+        return PolledInput(config, light, lambda d: _optional_float(d.value))
     if isinstance(config, DistanceConfig):
         sonar = _build(
             config.id,
@@ -120,7 +123,7 @@ def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
             max_distance=config.max_distance,
             pin_factory=factory,
         )
-        return PolledInput(config, sonar, lambda d: float(d.distance))
+        return PolledInput(config, sonar, lambda d: _optional_float(d.distance))
     if isinstance(config, CpuTemperatureConfig):
         cpu = _build(config.id, gpiozero.CPUTemperature, sensor_file=str(config.sensor_file), pin_factory=factory)
         return PolledInput(config, cpu, lambda d: float(d.temperature))
@@ -131,6 +134,11 @@ def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
         disk = _build(config.id, gpiozero.DiskUsage, filesystem=str(config.filesystem), pin_factory=factory)
         return PolledInput(config, disk, lambda d: float(d.usage))
     raise DeviceError(f"sensor {config.id!r}: unsupported kind {config.kind!r}")
+
+
+def _optional_float(value: Any) -> float | None:
+    # gpiozero's smoothed devices answer None when they have no sample yet.
+    return None if value is None else float(value)
 
 
 def _build(sensor_id: str, device_class: Any, *args: Any, **kwargs: Any) -> Any:

@@ -58,7 +58,7 @@ class TestBrokerRestart:
         assert seqs == list(range(seqs[0], seqs[0] + 31))
 
 
-def write_config(tmp_path: Path, broker: Broker, gateway_id: str) -> Path:
+def write_config(tmp_path: Path, broker: Broker, gateway_id: str, extra: list[dict[str, Any]] | None = None) -> Path:
     data: dict[str, Any] = {
         "gateway": {"id": gateway_id, "state_dir": str(tmp_path / "state"), "shutdown_timeout": 5.0},
         "gpio": {"pin_factory": "mock", "simulate": True},
@@ -67,6 +67,7 @@ def write_config(tmp_path: Path, broker: Broker, gateway_id: str) -> Path:
         "sensors": [
             {"id": "door", "kind": "digital_input", "pin": 27},
             {"id": "load", "kind": "load_average", "interval": 0.2},
+            *(extra or []),
         ],
     }
     path = tmp_path / "config.toml"
@@ -95,6 +96,26 @@ class TestProcessSignals:
         assert retained.messages[0] == (status, b"offline", True)
         events = [json.loads(line[3:])["event"] for line in output.splitlines() if line.startswith("<")]
         assert "published offline" in events
+
+    async def test_sigterm_right_after_start_with_smoothed_sensors_exits(self, broker: Broker, tmp_path: Path) -> None:
+        """A stop while light/distance reads still wait for their first samples exits 0 (no hung thread)."""
+        status = "pi-mqtt-gateway/sigterm-early/status"
+        smoothed = [
+            {"id": "light", "kind": "light", "pin": 18, "interval": 0.05},
+            {"id": "sonar", "kind": "distance", "echo": 24, "trigger": 23, "interval": 0.05},
+        ]
+        async with subscribe(broker, status) as received:
+            process = start_process(write_config(tmp_path, broker, "sigterm-early", smoothed))
+            try:
+                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
+                process.send_signal(signal.SIGTERM)
+                code = await asyncio.to_thread(process.wait, 30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                if process.stdout:
+                    process.stdout.close()
+        assert code == 0
 
     async def test_sigkill_gives_the_last_will_offline(self, broker: Broker, tmp_path: Path) -> None:
         """SIGKILL: the broker publishes the Last Will `offline`, retained."""

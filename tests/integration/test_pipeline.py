@@ -59,7 +59,8 @@ class TestEdges:
         readings = received.readings(topic)
         assert len(readings) == 1002
         seqs = [r["seq"] for r in readings]
-        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == len(seqs)
         values = [r["value"] for r in readings]
         assert values == [i % 2 == 1 for i in range(1002)]  # strictly alternating from "released"
         assert values[-1] is final_pin_pressed is True

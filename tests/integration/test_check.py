@@ -1,0 +1,42 @@
+"""`pi-mqtt-gateway check` against a real broker and against a closed port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main, render_toml
+from gateway.errors import EX_FAILURE, EX_OK
+from tests.integration.broker import Broker, free_port
+
+
+def write(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "config.toml"
+    data = {
+        "gateway": {"id": "check", "state_dir": str(tmp_path / "state")},
+        "gpio": {"pin_factory": "mock"},
+        "mqtt": {"host": "127.0.0.1", "port": port},
+        "sensors": [{"id": "soil", "kind": "mcp3008", "channel": 2}, {"id": "door", "kind": "button", "pin": 17}],
+    }
+    path.write_text(render_toml(data), encoding="utf-8")
+    return path
+
+
+class TestCheck:
+    def test_all_checks_pass_with_a_broker(
+        self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """With a broker and mock pins every line is ok and the exit code is 0."""
+        assert main(["--config", str(write(tmp_path, broker.port)), "check", "--timeout", "5"]) == EX_OK
+        out = capsys.readouterr().out
+        assert "[FAIL]" not in out
+        assert "sensor soil (mcp3008)" in out
+        assert f"broker 127.0.0.1:{broker.port}: connected" in out
+
+    def test_no_broker_exits_1_with_a_hint(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A closed port fails the broker check (exit 1) with a hint, no traceback."""
+        assert main(["--config", str(write(tmp_path, free_port())), "check", "--timeout", "5"]) == EX_FAILURE
+        out = capsys.readouterr().out
+        assert "[FAIL] broker" in out
+        assert "Traceback" not in out

@@ -1,0 +1,35 @@
+"""Tests of the daemon reader threads that run blocking device reads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gateway.readers import ReaderThread
+
+
+class TestReaderThread:
+    async def test_returns_the_result_and_raises_the_error(self) -> None:
+        """A call's result or exception comes back to the awaiting coroutine."""
+        reader = ReaderThread("t")
+
+        def fail() -> None:
+            raise OSError("bus error")
+
+        assert await reader.call(lambda: 42, timeout=5) == 42
+        with pytest.raises(OSError, match="bus error"):
+            await reader.call(fail, timeout=5)
+        reader.close()
+
+    async def test_a_hung_read_times_out_without_blocking_anything(self) -> None:
+        """A read that never returns raises TimeoutError; its daemon thread cannot hold up exit."""
+        reader = ReaderThread("hung")
+        never = threading.Event()
+        with pytest.raises(TimeoutError):
+            await reader.call(never.wait, timeout=0.05)
+        thread = reader._thread
+        assert thread is not None
+        assert thread.daemon
+        reader.close()
+        never.set()
