@@ -311,7 +311,20 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (RESULTS / "latest.md").write_text(markdown(results), encoding="utf-8")
+    if not args.quick:
+        quote_in_readme(markdown(results))
     print(markdown(results))
+
+
+def quote_in_readme(table: str) -> None:
+    """Replace the README's benchmark block (between its markers) with the latest table."""
+    readme = RESULTS.parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    if rest:
+        readme.write_text(head + start + table + end + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

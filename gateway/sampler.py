@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +32,44 @@ class Sensor:
     interval: float | None = None  # None for edge-driven inputs
 
 
+class EdgeBridge:
+    """Carries edges from gpiozero's threads into the loop, in the order they happened.
+
+    Edges go into one FIFO shared by all inputs; the loop is woken once per batch rather than once per
+    edge, which halves the loop's work in bursts and keeps the order across inputs.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pipeline: Pipeline) -> None:
+        self._loop = loop
+        self._submit = pipeline.submit
+        self._pending: deque[tuple[Channel, bool, float]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def start(self, driver: EdgeInput, channel: Channel) -> None:
+        """Attach to `driver` and publish its current state now (callbacks first, so no edge is missed)."""
+        state = driver.start(lambda active, timestamp: self._on_edge(channel, active, timestamp))
+        self._submit(channel, state, time.time())
+
+    def _on_edge(self, channel: Channel, active: bool, timestamp: float) -> None:
+        # On a gpiozero thread.
+        self._pending.append((channel, active, timestamp))
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown
+            self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        # On the loop. Clear the flag first: an edge appended from now on schedules another flush.
+        with self._lock:
+            self._scheduled = False
+        pending, submit = self._pending, self._submit
+        while pending:
+            submit(*pending.popleft())
+
+
 class Sampler:
     """Feeds every sensor's samples into the pipeline, in the order they were taken, until cancelled."""
 
@@ -40,25 +80,14 @@ class Sampler:
 
     async def run(self) -> None:
         """Start the edge inputs (publishing their state now), then poll the others until cancelled."""
-        loop = asyncio.get_running_loop()
+        bridge = EdgeBridge(asyncio.get_running_loop(), self._pipeline)
         for sensor in self._sensors:
             if isinstance(sensor.driver, EdgeInput):
-                self._start_edges(loop, sensor.driver, sensor.channel)
+                bridge.start(sensor.driver, sensor.channel)
         async with asyncio.TaskGroup() as group:
             for sensor in self._sensors:
                 if sensor.interval is not None:
                     group.create_task(self._poll(sensor, sensor.interval), name=f"poll-{sensor.channel.sensor_id}")
-
-    def _start_edges(self, loop: asyncio.AbstractEventLoop, driver: EdgeInput, channel: Channel) -> None:
-        submit = self._pipeline.submit
-
-        def on_change(active: bool, timestamp: float) -> None:
-            # gpiozero's thread: hand over in FIFO order; the loop may already be closing at shutdown.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(submit, channel, active, timestamp)
-
-        state = driver.start(on_change)
-        submit(channel, state, time.time())
 
     async def _poll(self, sensor: Sensor, interval: float) -> None:
         loop = asyncio.get_running_loop()
