@@ -35,7 +35,7 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config import GatewayConfig
 from gateway.logs import configure_logging
 from gateway.server import Gateway
-from gateway.settings import LoadedConfig
+from gateway.settings import loaded_from
 from tests.integration.broker import Broker
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -124,7 +124,7 @@ async def run_gateway_case(
     config = gateway_config(broker, name, qos, workdir / name)
     topic = f"bench/{name}/sensor/edge"
     subscriber = Subscriber(broker, topic, count + 1, qos, workdir)  # +1: the state published at start
-    gateway = Gateway(LoadedConfig(config=config, path=None), pin_factory=factory)
+    gateway = Gateway(loaded_from(config), pin_factory=factory)
     serving = asyncio.create_task(gateway.serve())
     await gateway.ready.wait()
     while gateway.stats.published < 1:  # noqa: ASYNC110 - the state published at start-up must go out first

@@ -62,8 +62,19 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     except ValidationError as exc:
         problems = [describe_error(err, raw, set(env_keys)) for err in exc.errors()]
         raise ConfigError(path, problems) from None
+    return loaded_from(config, path, environ, env_keys=tuple(env_keys))
+
+
+def loaded_from(
+    config: GatewayConfig,
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    env_keys: tuple[str, ...] = (),
+) -> LoadedConfig:
+    """A LoadedConfig for an already validated config, with its secrets resolved."""
+    environ = os.environ if environ is None else environ
     password = resolve_password(config, path, environ)
-    return LoadedConfig(config=config, path=path, password=password, env_keys=tuple(env_keys))
+    return LoadedConfig(config=config, path=path, password=password, env_keys=env_keys)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,14 @@ def free_port() -> int:
 class Broker:
     """One mosquitto process; `kill()`/`start()` keep the same port, config and persistence directory."""
 
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        persistent: bool = False,
+        listener_options: Sequence[str] = (),
+        options: Sequence[str] = ("allow_anonymous true",),
+    ) -> None:
         self.workdir = workdir
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -45,7 +53,8 @@ class Broker:
         self.log_path = workdir / "mosquitto.log"
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *listener_options,
+            *options,
             "max_queued_messages 0",
             "set_tcp_nodelay true",
             f"log_dest file {self.log_path}",
@@ -79,6 +88,16 @@ class Broker:
                 time.sleep(0.02)
         pytest.fail(f"mosquitto did not listen on {self.host}:{self.port} within {timeout} s")
 
+    def freeze(self) -> None:
+        """SIGSTOP: the broker stops answering but its sockets stay open (a hung host, a dead link)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after freeze()."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, connections reset."""
         self._signal_and_wait(signal.SIGKILL)
@@ -89,6 +108,7 @@ class Broker:
 
     def _signal_and_wait(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen broker would never handle the signal
             self.process.send_signal(signum)
             self.process.wait(timeout=10)
         if self.process is not None and self.process.stderr:

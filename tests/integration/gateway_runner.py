@@ -13,13 +13,13 @@ from typing import Any
 
 from gateway.config import GatewayConfig
 from gateway.server import Gateway
-from gateway.settings import LoadedConfig
+from gateway.settings import loaded_from
 
 
 @asynccontextmanager
 async def running_gateway(config: GatewayConfig, pin_factory: Any | None = None) -> AsyncIterator[Gateway]:
     """Serve `config` until the block ends, then stop gracefully and re-raise anything serve() raised."""
-    gateway = Gateway(LoadedConfig(config=config, path=None), pin_factory=pin_factory)
+    gateway = Gateway(loaded_from(config), pin_factory=pin_factory)
     task = asyncio.create_task(gateway.serve())
     ready = asyncio.create_task(gateway.ready.wait())
     done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)

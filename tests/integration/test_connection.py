@@ -1,0 +1,234 @@
+"""Connection features against real mosquitto configs: passwords, MQTT 5, TLS, and a frozen broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from tests.conftest import make_config
+from tests.integration.broker import Broker
+from tests.integration.conftest import subscribe, wait_until
+from tests.integration.gateway_runner import broker_config, running_gateway
+
+SENSOR = [{"id": "door", "kind": "digital_input", "pin": 27}]
+
+
+def openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
+    """A throw-away certificate authority: (certificate, key)."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+    )
+    return cert, key
+
+
+def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A server certificate for localhost / 127.0.0.1 signed by `ca`."""
+    cert, key, csr, ext = (directory / n for n in ("server.crt", "server.key", "server.csr", "ext.cnf"))
+    openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        csr,
+        "-subj",
+        "/CN=localhost",
+    )
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n", encoding="ascii")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        ca[0],
+        "-CAkey",
+        ca[1],
+        "-CAcreateserial",
+        "-out",
+        cert,
+        "-days",
+        "2",
+        "-extfile",
+        ext,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def password_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker that only admits user `gw` with password `right-password`."""
+    workdir = tmp_path / "pw-broker"
+    workdir.mkdir()
+    passwords = workdir / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "gw", "right-password"], check=True)
+    broker = Broker(workdir, options=["allow_anonymous false", f"password_file {passwords}"])
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[tuple[Broker, Path]]:
+    """A broker with a TLS listener; yields it and the CA certificate that signed its certificate."""
+    workdir = tmp_path / "tls-broker"
+    workdir.mkdir()
+    ca = make_ca(workdir, "test-ca")
+    cert, key = make_server_cert(workdir, ca)
+    broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}"])
+    broker.start()
+    yield broker, ca[0]
+    broker.stop()
+
+
+def secret_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mqtt_password"
+    path.write_text(text + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+    return path
+
+
+class TestAuthentication:
+    async def test_password_from_a_file_is_accepted(
+        self, password_broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """username + password_file connect to a broker that refuses anonymous clients."""
+        mqtt = broker_config(
+            password_broker.host,
+            password_broker.port,
+            username="gw",
+            password_file=str(secret_file(tmp_path, "right-password")),
+        )
+        config = make_config(tmp_path, SENSOR, gateway={"id": "auth-ok"}, mqtt=mqtt)
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.published >= 1, what="a reading published")
+            assert gateway.stats.connected
+
+    async def test_wrong_password_is_refused_and_retried_with_backoff(
+        self, password_broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """A wrong password never connects; the error says why, and attempts are spaced by the backoff."""
+        mqtt = broker_config(
+            password_broker.host,
+            password_broker.port,
+            username="gw",
+            password_file=str(secret_file(tmp_path, "wrong-password")),
+            reconnect_min=0.2,
+            reconnect_max=1.0,
+        )
+        config = make_config(tmp_path, SENSOR, gateway={"id": "auth-bad"}, mqtt=mqtt)
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.last_error is not None, what="a connection error")
+            started = time.monotonic()
+            await wait_until(lambda: time.monotonic() - started > 2.0, what="two seconds")
+            assert not gateway.stats.connected
+            assert "not authori" in (gateway.stats.last_error or "").lower()
+        attempts = password_broker.log().count("not authorised")
+        assert 1 <= attempts <= 20, attempts  # a tight loop would make hundreds in 2 s
+
+
+class TestProtocol:
+    async def test_mqtt5_and_keepalive_reach_the_broker(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """protocol = "5" and keepalive are really used (the broker logs p5 and k17), and readings flow."""
+        config = make_config(
+            tmp_path,
+            SENSOR,
+            gateway={"id": "mqtt5"},
+            mqtt=broker_config(broker.host, broker.port, protocol="5", keepalive=17, client_id="gw-mqtt5"),
+        )
+        topic = "pi-mqtt-gateway/mqtt5/sensor/door"
+        async with subscribe(broker, topic) as received, running_gateway(config, mock_factory):
+            await received.wait_for(lambda r: len(r.payloads(topic)) >= 1)
+        assert "as gw-mqtt5 (p5, c1, k17" in broker.log()
+
+
+class TestTls:
+    async def test_the_right_ca_connects(
+        self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """With the CA that signed the broker's certificate, the gateway connects over TLS to `localhost`."""
+        broker, ca = tls_broker
+        config = make_config(
+            tmp_path,
+            SENSOR,
+            gateway={"id": "tls-ok"},
+            mqtt=broker_config("localhost", broker.port, tls={"ca_file": str(ca)}),
+        )
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.published >= 1, what="a reading over TLS")
+
+    async def test_an_unknown_ca_is_refused(
+        self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """A certificate from another CA is refused with a certificate error; there is no fallback."""
+        broker, _ca = tls_broker
+        other_ca, _key = make_ca(tmp_path, "other-ca")
+        config = make_config(
+            tmp_path,
+            SENSOR,
+            gateway={"id": "tls-bad"},
+            mqtt=broker_config("localhost", broker.port, tls={"ca_file": str(other_ca)}),
+        )
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
+            assert "certificate" in (gateway.stats.last_error or "").lower()
+            assert gateway.stats.published == 0
+
+
+class TestDeadBroker:
+    async def test_a_frozen_broker_is_noticed_by_keepalive_and_readings_follow_after(
+        self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """SIGSTOP the broker: no socket error, yet keepalive notices within 2 x keepalive; then it recovers."""
+        keepalive = 5
+        config = make_config(
+            tmp_path,
+            SENSOR,
+            gateway={"id": "frozen"},
+            mqtt=broker_config(own_broker.host, own_broker.port, keepalive=keepalive),
+        )
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.connected and gateway.stats.published >= 1, what="connected")
+            own_broker.freeze()
+            frozen_at = time.monotonic()
+            await wait_until(lambda: not gateway.stats.connected, timeout=4 * keepalive, what="noticing")
+            noticed_after = time.monotonic() - frozen_at
+            own_broker.thaw()
+            pin = mock_factory.pin(27)
+            pin.drive_low()
+            await wait_until(
+                lambda: gateway.stats.connected and gateway.stats.published >= 2, timeout=30, what="recovery"
+            )
+        # paho pings after `keepalive` s without traffic and gives up `keepalive` s later.
+        assert noticed_after <= 2 * keepalive + 1.5, noticed_after
