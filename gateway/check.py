@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from typing import Any
 
-from gateway.devices.pins import close_pin_factory, open_pin_factory
-from gateway.devices.sensors import open_sensor
-from gateway.devices.simulation import Simulator
+from gateway.broker import connection_settings
+from gateway.devices.probe import pin_factory_for, probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK, GatewayError, TransportError
 from gateway.mqtt import MqttTransport, connection_error_hint
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
-from gateway.topics import Topics
 
 OK, FAIL = "ok  ", "FAIL"
 
@@ -30,37 +28,27 @@ async def run_check(loaded: LoadedConfig, *, timeout: float) -> int:
 def _check_devices(loaded: LoadedConfig) -> bool:
     config = loaded.config
     try:
-        factory: Any = open_pin_factory(config.gpio.pin_factory)
+        with pin_factory_for(config) as factory:
+            _line(OK, f"pin factory {config.gpio.pin_factory!r}: {type(factory).__name__}")
+            probes = probe_sensors(factory, config, config.sensors, resolve_state_dir(config.gateway.state_dir))
     except GatewayError as exc:
         _line(FAIL, f"pin factory {config.gpio.pin_factory!r}: {exc}")
         return False
-    _line(OK, f"pin factory {config.gpio.pin_factory!r}: {type(factory).__name__}")
-    passed = True
-    try:
-        sensors = list(config.sensors)
-        if config.gpio.simulated:
-            sensors = Simulator(factory, resolve_state_dir(config.gateway.state_dir)).prepare(sensors)
-        for sensor in sensors:
-            try:
-                driver = open_sensor(sensor, factory)
-                try:
-                    _line(OK, f"sensor {sensor.id} ({sensor.kind}): {driver.read()!r}")
-                finally:
-                    driver.close()
-            except GatewayError as exc:
-                passed = False
-                _line(FAIL, f"sensor {sensor.id} ({sensor.kind}): {exc}")
-    finally:
-        close_pin_factory(factory)
-    return passed
+    for probe in probes:
+        label = f"sensor {probe.sensor.id} ({probe.sensor.kind})"
+        if probe.error:
+            _line(FAIL, f"{label}: {probe.error}")
+        else:
+            _line(OK, f"{label}: {probe.value!r}")
+    return all(probe.error is None for probe in probes)
 
 
 async def _check_broker(loaded: LoadedConfig, timeout: float) -> bool:
-    from gateway.server import connection_settings  # noqa: PLC0415 - avoids an import cycle at module load
-
     config = loaded.config
     target = f"{config.mqtt.host}:{config.mqtt.effective_port}"
-    settings = connection_settings(config, loaded.password, Topics(config.gateway.topic_prefix, config.gateway.id))
+    settings = connection_settings(
+        config, loaded.password, will_topic=None, client_id=f"pi-mqtt-gateway-check-{os.getpid()}"
+    )
     try:
         async with asyncio.timeout(timeout), MqttTransport(settings).connect():
             pass

@@ -1,6 +1,8 @@
-"""The `pi-mqtt-gateway` command line: run, check, init, config show, version.
+"""The `pi-mqtt-gateway` command line.
 
-Exit codes (DESIGN.md): 0 clean stop, 1 runtime failure, 2 usage error, 78 invalid configuration.
+Exit codes (DESIGN.md): 0 success, 1 runtime failure, 2 usage error (including an unknown key or sensor id),
+78 invalid configuration. Errors a user can cause print one or two lines; a traceback only with --debug.
+gpiozero and aiomqtt are imported only by the commands that need them, so `--help` and `config` start fast.
 """
 
 from __future__ import annotations
@@ -11,21 +13,26 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gateway import __version__
-from gateway.errors import EX_CONFIG, EX_FAILURE, EX_OK, ConfigError, GatewayError
-from gateway.settings import LoadedConfig, config_path, load_config
+from gateway.errors import EX_CONFIG, EX_FAILURE, EX_OK, EX_USAGE, ConfigError, GatewayError, UsageError
+
+if TYPE_CHECKING:
+    from gateway.settings import LoadedConfig
+
+Handler = Callable[[argparse.Namespace, Path], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to generate `--help`)."""
+    """The argument parser (also the source of `--help` and shell completion)."""
     parser = argparse.ArgumentParser(
         prog="pi-mqtt-gateway",
         description="Read GPIO sensors on a Raspberry Pi and publish validated readings to MQTT.",
+        epilog="Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid configuration.",
     )
     parser.add_argument(
         "-c",
@@ -38,11 +45,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the gateway until SIGTERM/SIGINT")
     check = commands.add_parser("check", help="validate the config, build every device, try the broker")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default 10)")
-    init = commands.add_parser("init", help="write the commented example config")
+    init = commands.add_parser("init", help="write the commented example config (never overwrites)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    config = commands.add_parser("config", help="inspect the configuration")
+
+    config = commands.add_parser("config", help="show, get, set and explain the configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
-    config_commands.add_parser("show", help="the effective configuration, secrets redacted")
+    config_commands.add_parser("show", help="effective values (file + environment), with where each came from")
+    get = config_commands.add_parser("get", help="one effective value, e.g. `config get mqtt.host`")
+    get.add_argument("key", help="dotted key: mqtt.host, sensors[0].interval, sensors.soil.interval")
+    set_ = config_commands.add_parser("set", help="edit one key in the file, keeping comments; validated first")
+    set_.add_argument("key", help="dotted key, as for `config get`")
+    set_.add_argument("value", help='a TOML value (5, true, "text", [1, 2]); bare words are strings')
+    config_commands.add_parser("path", help="which config file is used")
+    config_commands.add_parser("schema", help="the JSON Schema of the config file")
+
+    sensors = commands.add_parser("sensors", help="list the configured sensors or read them once")
+    sensor_commands = sensors.add_subparsers(dest="sensors_command", metavar="SUBCOMMAND", required=True)
+    sensor_commands.add_parser("list", help="a table of id, kind, pins, interval, filters and topic")
+    read = sensor_commands.add_parser("read", help="read each sensor (or one) once, without a broker")
+    read.add_argument("sensor_id", nargs="?", metavar="ID", help="only this sensor")
+
+    commands.add_parser("pins", help="the 40-pin header with the pins each sensor uses, and conflicts")
+    watch = commands.add_parser("watch", help="a live table of this gateway's readings from the broker")
+    watch.add_argument("--once", action="store_true", help="print one snapshot and exit (0 when online)")
+    watch.add_argument("--settle", type=float, default=2.0, help="seconds to collect before --once prints")
+    status = commands.add_parser("status", help="service, connection, outbox depth and last error")
+    status.add_argument("--settle", type=float, default=2.0, help="seconds to wait for retained status")
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"))
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -50,44 +80,197 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and `python -m gateway`."""
     args = build_parser().parse_args(argv)
+    from gateway.settings import config_path  # noqa: PLC0415 - pydantic is not needed for --help
+
     path = config_path(args.config, os.environ)
     try:
-        return _dispatch(args, path)
+        return HANDLERS[_command_name(args)](args, path)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EX_CONFIG
+    except KeyboardInterrupt:
+        return EX_OK
     except GatewayError as exc:
         if args.debug:
             raise
         print(f"pi-mqtt-gateway: {exc}", file=sys.stderr)
+        return EX_USAGE if isinstance(exc, UsageError) else EX_FAILURE
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"pi-mqtt-gateway: unexpected error: {exc!r} (run with --debug for the traceback)", file=sys.stderr)
         return EX_FAILURE
 
 
-def _dispatch(args: argparse.Namespace, path: Path) -> int:
-    if args.command == "version":
-        print(f"pi-mqtt-gateway {__version__}")
-        return EX_OK
-    if args.command == "init":
-        return _init(path, force=args.force)
-    loaded = load_config(path)
-    if args.command == "config":
-        print(render_toml(redacted_config(loaded)), end="")
-        return EX_OK
-    if args.command == "check":
-        from gateway.check import run_check  # noqa: PLC0415 - imports gpiozero and aiomqtt: only when needed
-
-        return asyncio.run(run_check(loaded, timeout=args.timeout))
-    return _run(loaded, debug=args.debug)
+def _command_name(args: argparse.Namespace) -> str:
+    sub = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
 
 
-def _run(loaded: LoadedConfig, *, debug: bool) -> int:
-    from gateway.logs import configure_logging  # noqa: PLC0415 - keep `--help` and `config` fast
-    from gateway.server import Gateway  # noqa: PLC0415
+def _load(path: Path) -> LoadedConfig:
+    from gateway.settings import load_config  # noqa: PLC0415
 
-    logging_config = loaded.config.logging
-    configure_logging("debug" if debug else logging_config.level, logging_config.format, loaded.secrets)
+    return load_config(path)
+
+
+def _version(_args: argparse.Namespace, _path: Path) -> int:
+    print(f"pi-mqtt-gateway {__version__}")
+    return EX_OK
+
+
+def _init(args: argparse.Namespace, path: Path) -> int:
+    if path.exists() and not args.force:
+        print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
+        return EX_FAILURE
+    text = resources.files("gateway").joinpath("data/config.example.toml").read_text(encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return EX_FAILURE
+    print(f"wrote {path}; edit it, then run `pi-mqtt-gateway --config {path} check`")
+    return EX_OK
+
+
+def _config_show(_args: argparse.Namespace, path: Path) -> int:
+    from gateway.config_edit import effective_data, render_toml, value_sources  # noqa: PLC0415
+
+    loaded = _load(path)
+    print(f"# {path}: effective values; after each, where it came from (file, env or default)")
+    print(render_toml(effective_data(loaded), value_sources(loaded)), end="")
+    return EX_OK
+
+
+def _config_get(args: argparse.Namespace, path: Path) -> int:
+    from gateway.config_edit import format_value, get_key  # noqa: PLC0415
+
+    print(format_value(get_key(_load(path), args.key)))
+    return EX_OK
+
+
+def _config_set(args: argparse.Namespace, path: Path) -> int:
+    from gateway.config_edit import set_key  # noqa: PLC0415
+
+    if not path.exists():
+        print(f"{path} does not exist; create it with `pi-mqtt-gateway init`", file=sys.stderr)
+        return EX_FAILURE
+    set_key(path, args.key, args.value)
+    print(f"{path}: set {args.key}")
+    return EX_OK
+
+
+def _config_path(_args: argparse.Namespace, path: Path) -> int:
+    print(path)
+    return EX_OK
+
+
+def _config_schema(_args: argparse.Namespace, _path: Path) -> int:
+    from gateway.config import GatewayConfig  # noqa: PLC0415
+
+    print(json.dumps(GatewayConfig.model_json_schema(), indent=2))
+    return EX_OK
+
+
+def _sensors_list(_args: argparse.Namespace, path: Path) -> int:
+    from gateway.config import PolledSensor  # noqa: PLC0415
+    from gateway.table import render_table  # noqa: PLC0415
+    from gateway.topics import Topics  # noqa: PLC0415
+
+    config = _load(path).config
+    topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+    rows = [
+        (
+            s.id,
+            s.kind,
+            ", ".join(f"{role}=GPIO{pin}" for role, pin in s.pins().items()) or "-",
+            f"{s.interval:g}s" if isinstance(s, PolledSensor) else "edge",
+            "-",
+            topics.sensor(s.id),
+        )
+        for s in config.sensors
+    ]
+    print(render_table(("id", "kind", "pins", "interval", "filters", "topic"), rows), end="")
+    return EX_OK
+
+
+def _sensors_read(args: argparse.Namespace, path: Path) -> int:
+    from gateway.config import sensor_unit  # noqa: PLC0415
+    from gateway.devices.probe import pin_factory_for, probe_sensors  # noqa: PLC0415
+    from gateway.statedir import resolve_state_dir  # noqa: PLC0415
+    from gateway.table import render_table  # noqa: PLC0415
+
+    config = _load(path).config
+    sensors = [s for s in config.sensors if args.sensor_id in (None, s.id)]
+    if args.sensor_id and not sensors:
+        known = ", ".join(s.id for s in config.sensors) or "none"
+        raise UsageError(f"no sensor {args.sensor_id!r} (configured: {known})")
+    with pin_factory_for(config) as factory:
+        probes = probe_sensors(factory, config, sensors, resolve_state_dir(config.gateway.state_dir))
+    rows = [
+        (p.sensor.id, p.sensor.kind, "" if p.error else repr(p.value), sensor_unit(p.sensor) or "", p.error or "ok")
+        for p in probes
+    ]
+    print(render_table(("id", "kind", "value", "unit", "status"), rows), end="")
+    return EX_OK if all(p.error is None for p in probes) else EX_FAILURE
+
+
+def _pins(_args: argparse.Namespace, path: Path) -> int:
+    from gateway.pinmap import conflicts, header_rows, read_buses  # noqa: PLC0415
+    from gateway.table import render_table  # noqa: PLC0415
+
+    config = _load(path).config
+    buses, source = read_buses()
+    print(render_table(("used by", "pin", "pin", "used by"), header_rows(config)), end="")
+    enabled = [name for name, on in (("I2C", buses.i2c), ("SPI", buses.spi)) if on]
+    if buses.one_wire_pin is not None:
+        enabled.append(f"1-Wire on GPIO{buses.one_wire_pin}")
+    print(
+        f"\nbuses enabled in {source}: {', '.join(enabled) or 'none'}"
+        if source
+        else "\nno config.txt found (not a Raspberry Pi?): bus reservations not checked"
+    )
+    problems = conflicts(config, buses)
+    for problem in problems:
+        print(f"CONFLICT: {problem}")
+    return EX_FAILURE if problems else EX_OK
+
+
+def _watch(args: argparse.Namespace, path: Path) -> int:
+    from gateway.monitor import watch  # noqa: PLC0415
+
+    return asyncio.run(watch(_load(path), once=args.once, settle=args.settle))
+
+
+def _status(args: argparse.Namespace, path: Path) -> int:
+    from gateway.monitor import status  # noqa: PLC0415
+
+    return asyncio.run(status(_load(path), settle=args.settle))
+
+
+def _completion(args: argparse.Namespace, _path: Path) -> int:
+    from gateway.completion import bash_script, zsh_script  # noqa: PLC0415
+
+    parser = build_parser()
+    print(bash_script(parser) if args.shell == "bash" else zsh_script(parser), end="")
+    return EX_OK
+
+
+def _check(args: argparse.Namespace, path: Path) -> int:
+    from gateway.check import run_check  # noqa: PLC0415 - imports gpiozero and aiomqtt: only when needed
+
+    return asyncio.run(run_check(_load(path), timeout=args.timeout))
+
+
+def _run(args: argparse.Namespace, path: Path) -> int:
     import structlog  # noqa: PLC0415
 
+    from gateway.logs import configure_logging  # noqa: PLC0415
+    from gateway.server import Gateway  # noqa: PLC0415
+
+    loaded = _load(path)
+    logging_config = loaded.config.logging
+    configure_logging("debug" if args.debug else logging_config.level, logging_config.format, loaded.secrets)
     log = structlog.get_logger(component="cli")
 
     async def serve() -> None:
@@ -103,57 +286,26 @@ def _run(loaded: LoadedConfig, *, debug: bool) -> int:
         asyncio.run(serve())
     except GatewayError as exc:
         log.error("gateway failed", error=str(exc))
-        if debug:
+        if args.debug:
             raise
         return EX_FAILURE
     return EX_OK
 
 
-def _init(path: Path, *, force: bool) -> int:
-    if path.exists() and not force:
-        print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
-        return EX_FAILURE
-    text = resources.files("gateway").joinpath("data/config.example.toml").read_text(encoding="utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
-        return EX_FAILURE
-    print(f"wrote {path}; edit it, then run `pi-mqtt-gateway --config {path} check`")
-    return EX_OK
-
-
-def redacted_config(loaded: LoadedConfig) -> dict[str, Any]:
-    """The effective configuration as plain data, with every secret replaced."""
-    data: dict[str, Any] = loaded.config.model_dump(mode="json", exclude_none=False)
-    if data["mqtt"].get("password") is not None:
-        data["mqtt"]["password"] = "<redacted>"  # noqa: S105 - a placeholder, not a password
-    return data
-
-
-def render_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer for the config's shape: tables, one nested table level, arrays of tables."""
-    lines: list[str] = []
-    for section, body in data.items():
-        if isinstance(body, list):
-            for item in body:
-                lines += ["", f"[[{section}]]", *_toml_pairs(item)]
-            continue
-        lines += ["", f"[{section}]", *_toml_pairs(body)]
-        for key, value in body.items():
-            if isinstance(value, dict):
-                lines += ["", f"[{section}.{key}]", *_toml_pairs(value)]
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _toml_pairs(table: dict[str, Any]) -> list[str]:
-    lines = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            continue
-        if value is None:
-            lines.append(f"# {key} is not set")
-        else:
-            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    return lines
+HANDLERS: dict[str, Handler] = {
+    "run": _run,
+    "check": _check,
+    "init": _init,
+    "config show": _config_show,
+    "config get": _config_get,
+    "config set": _config_set,
+    "config path": _config_path,
+    "config schema": _config_schema,
+    "sensors list": _sensors_list,
+    "sensors read": _sensors_read,
+    "pins": _pins,
+    "watch": _watch,
+    "status": _status,
+    "completion": _completion,
+    "version": _version,
+}

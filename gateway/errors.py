@@ -42,6 +42,10 @@ class ConfigError(GatewayError):
         return "\n".join([title, *(f"  - {problem}" for problem in self.problems)])
 
 
+class UsageError(GatewayError):
+    """The command line named something that does not exist (a key, a sensor id); exit 2."""
+
+
 class DeviceError(GatewayError):
     """A sensor or output could not be set up or read (wraps gpiozero's errors)."""
 

@@ -44,7 +44,7 @@ class ConnectionSettings:
     host: str
     port: int
     client_id: str
-    will_topic: str
+    will_topic: str | None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     keepalive: int = 30
@@ -66,6 +66,22 @@ class MqttSession:
         A TransportError means "outcome unknown": the message may or may not have reached the broker.
         """
         await _translated(self._client.publish(topic, payload, qos=qos, retain=retain, timeout=self._timeout))
+
+    async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Subscribe to a topic filter."""
+        await _translated(self._client.subscribe(topic_filter, qos=qos, timeout=self._timeout))
+
+    async def messages(self) -> AsyncIterator[tuple[str, bytes, bool]]:
+        """Incoming (topic, payload, retained) until the connection is lost (then TransportError)."""
+        iterator = self._client.messages.__aiter__()
+        while True:
+            message = await _translated(iterator.__anext__())
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                body = bytes(payload)
+            else:
+                body = b"" if payload is None else str(payload).encode()
+            yield str(message.topic), body, bool(message.retain)
 
     async def wait_closed(self) -> NoReturn:
         """Return only by raising TransportError once the connection is lost (keepalive or socket error)."""
@@ -112,7 +128,7 @@ class MqttTransport:
             password=s.password,
             keepalive=s.keepalive,
             protocol=aiomqtt.ProtocolVersion.V5 if s.protocol == "5" else aiomqtt.ProtocolVersion.V311,
-            will=aiomqtt.Will(s.will_topic, b"offline", qos=1, retain=True),
+            will=aiomqtt.Will(s.will_topic, b"offline", qos=1, retain=True) if s.will_topic else None,
             tls_context=_tls_context(s.tls) if s.tls else None,
             timeout=s.timeout,
             # Nagle's algorithm costs ~20 ms at p99 for small messages.

@@ -10,12 +10,13 @@ from typing import Any
 import structlog
 
 from gateway import __version__
-from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
+from gateway.broker import connection_settings
+from gateway.config import BinaryInput, PolledSensor, sensor_unit
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import Simulator
 from gateway.errors import GatewayError, StateError
-from gateway.mqtt import ConnectionSettings, MqttTransport, TlsSettings
+from gateway.mqtt import MqttTransport
 from gateway.outbox import MemoryOutbox
 from gateway.pipeline import Channel, Pipeline
 from gateway.publisher import Backoff, Publisher
@@ -28,26 +29,6 @@ from gateway.stats import Stats
 from gateway.topics import Topics
 
 log = structlog.get_logger(component="server")
-
-
-def connection_settings(config: GatewayConfig, password: str | None, topics: Topics) -> ConnectionSettings:
-    """What the transport needs, from the `[mqtt]` section and the resolved password."""
-    mqtt = config.mqtt
-    tls = None
-    if mqtt.tls is not None:
-        tls = TlsSettings(ca_file=mqtt.tls.ca_file, cert_file=mqtt.tls.cert_file, key_file=mqtt.tls.key_file)
-    return ConnectionSettings(
-        host=mqtt.host,
-        port=mqtt.effective_port,
-        client_id=mqtt.client_id or f"pi-mqtt-gateway-{config.gateway.id}",
-        will_topic=topics.status,
-        username=mqtt.username,
-        password=password,
-        keepalive=mqtt.keepalive,
-        protocol=mqtt.protocol,
-        tls=tls,
-        timeout=mqtt.publish_timeout,
-    )
 
 
 class Gateway:
@@ -139,7 +120,7 @@ class Gateway:
         return Channel(sensor.id, self.topics.sensor(sensor.id), qos, sensor.retain, factory)
 
     async def _run(self, sensors: list[Sensor], outbox: MemoryOutbox) -> None:
-        transport = MqttTransport(connection_settings(self.config, self._password, self.topics))
+        transport = MqttTransport(connection_settings(self.config, self._password, will_topic=self.topics.status))
         publisher = Publisher(
             transport,
             outbox,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main, render_toml
+from gateway.cli import main
+from gateway.config_edit import render_toml
 from gateway.errors import EX_FAILURE, EX_OK
 from tests.integration.broker import Broker, free_port
 

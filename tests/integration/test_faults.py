@@ -10,7 +10,7 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from gateway.cli import render_toml
+from gateway.config_edit import render_toml
 from tests.conftest import make_config
 from tests.integration.broker import Broker
 from tests.integration.conftest import subscribe, wait_until
