@@ -44,7 +44,13 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def _options(parser: argparse.ArgumentParser) -> list[str]:
-    return [flag for action in parser._actions for flag in action.option_strings if flag.startswith("--")]
+    """Long options, and the choices of positional arguments (`completion bash|zsh`)."""
+    words = []
+    for action in parser._actions:
+        words += [flag for flag in action.option_strings if flag.startswith("--")]
+        if not action.option_strings and action.choices:
+            words += [str(choice) for choice in action.choices]
+    return words
 
 
 def bash_script(parser: argparse.ArgumentParser) -> str:

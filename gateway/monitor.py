@@ -126,8 +126,9 @@ async def _collect(session: MqttSession, topics: Topics, snapshot: Snapshot, sec
             on_update(snapshot)
 
 
-async def watch(loaded: LoadedConfig, *, once: bool, settle: float, out: TextIO = sys.stdout) -> int:
+async def watch(loaded: LoadedConfig, *, once: bool, settle: float, out: TextIO | None = None) -> int:
     """Show a live table of the gateway's sensors (or one snapshot with `once`)."""
+    out = out or sys.stdout
     config = loaded.config
     topics = Topics(config.gateway.topic_prefix, config.gateway.id)
     if once:
@@ -148,8 +149,9 @@ async def watch(loaded: LoadedConfig, *, once: bool, settle: float, out: TextIO 
     return 0
 
 
-async def status(loaded: LoadedConfig, *, settle: float, out: TextIO = sys.stdout) -> int:
+async def status(loaded: LoadedConfig, *, settle: float, out: TextIO | None = None) -> int:
     """Service state (systemd), connection, outbox depth and last error; 0 when the gateway is online."""
+    out = out or sys.stdout
     config = loaded.config
     topics = Topics(config.gateway.topic_prefix, config.gateway.id)
     out.write(f"service:    {service_state()}\n")

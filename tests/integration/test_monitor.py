@@ -1,0 +1,125 @@
+"""`watch` and `status` against a real mosquitto and a running gateway, and their error paths."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from gateway.cli import main
+from gateway.config_edit import render_toml
+from tests.conftest import make_config
+from tests.integration.broker import Broker, free_port
+from tests.integration.gateway_runner import broker_config, running_gateway
+
+SENSORS: list[dict[str, Any]] = [
+    {"id": "door", "kind": "digital_input", "pin": 27},
+    {"id": "load", "kind": "load_average"},
+]
+
+
+def write_config(tmp_path: Path, gateway_id: str, mqtt: dict[str, Any]) -> Path:
+    path = tmp_path / f"{gateway_id}.toml"
+    data = {
+        "gateway": {"id": gateway_id, "state_dir": str(tmp_path / "state")},
+        "gpio": {"pin_factory": "mock", "simulate": False},
+        "mqtt": mqtt,
+        "sensors": SENSORS,
+    }
+    path.write_text(render_toml(data), encoding="utf-8")
+    os.chmod(path, 0o600)
+    return path
+
+
+class TestWatchAndStatus:
+    async def test_watch_once_shows_the_readings_of_a_running_gateway(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`watch --once` lists every sensor with its latest value and the gateway online (exit 0)."""
+        mqtt = broker_config(broker.host, broker.port)
+        config = make_config(tmp_path, SENSORS, gateway={"id": "watched"}, mqtt=mqtt)
+        path = write_config(tmp_path, "watched", mqtt)
+        async with running_gateway(config, mock_factory) as gateway:
+            while gateway.stats.published < 2:  # noqa: ASYNC110 - both start-up readings out first
+                await asyncio.sleep(0.02)
+            code = await asyncio.to_thread(main, ["-c", str(path), "watch", "--once", "--settle", "1"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "gateway watched: online" in out
+        lines = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+        assert lines["door"][1] == "false"
+        assert float(lines["load"][1]) >= 0.0
+
+    async def test_status_online_then_offline(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`status` exits 0 while the gateway is online and 1 once it has stopped (retained offline)."""
+        mqtt = broker_config(broker.host, broker.port)
+        config = make_config(tmp_path, SENSORS, gateway={"id": "statused"}, mqtt=mqtt)
+        path = write_config(tmp_path, "statused", mqtt)
+        async with running_gateway(config, mock_factory):
+            online = await asyncio.to_thread(main, ["-c", str(path), "status", "--settle", "1"])
+        offline = await asyncio.to_thread(main, ["-c", str(path), "status", "--settle", "1"])
+        out = capsys.readouterr().out
+        assert (online, offline) == (0, 1)
+        assert "gateway:    statused is online" in out
+        assert "gateway:    statused is offline" in out
+        assert "outbox:" in out
+
+
+class TestErrorsAUserCanCause:
+    def test_no_broker(self, tmp_path: Path) -> None:
+        """`watch --once` with nothing listening: exit 1, one line, no traceback (as a process)."""
+        path = write_config(tmp_path, "nobroker", {"host": "127.0.0.1", "port": free_port()})
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "-c", str(path), "watch", "--once"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 1
+        assert "Connection refused" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 2
+
+    def test_wrong_password(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """`status` against a broker that refuses the credentials says so (exit 1)."""
+        workdir = tmp_path / "b"
+        workdir.mkdir()
+        passwords = workdir / "passwd"
+        subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "gw", "right"], check=True)
+        broker = Broker(workdir, options=["allow_anonymous false", f"password_file {passwords}"])
+        broker.start()
+        try:
+            secret = tmp_path / "pw"
+            secret.write_text("wrong\n", encoding="utf-8")
+            os.chmod(secret, 0o600)
+            path = write_config(
+                tmp_path,
+                "badpw",
+                {"host": broker.host, "port": broker.port, "username": "gw", "password_file": str(secret)},
+            )
+            assert main(["-c", str(path), "status", "--settle", "0.5"]) == 1
+        finally:
+            broker.stop()
+        assert "Not authorized" in capsys.readouterr().out
+
+    def test_bad_tls_file(self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """`check` with a CA file that does not exist reports a TLS set-up failure (exit 1)."""
+        path = write_config(
+            tmp_path,
+            "badtls",
+            {"host": broker.host, "port": broker.port, "tls": {"ca_file": str(tmp_path / "missing-ca.pem")}},
+        )
+        assert main(["-c", str(path), "check", "--timeout", "3"]) == 1
+        out = capsys.readouterr().out
+        assert "[FAIL] broker" in out
+        assert "TLS set-up failed" in out

@@ -1,0 +1,54 @@
+"""Tests of the header map and pin conflict checks (`pins`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import GatewayConfig
+from gateway.pinmap import BCM_TO_PHYSICAL, Buses, conflicts, header_rows, parse_buses
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def config(*sensors: dict[str, object]) -> GatewayConfig:
+    return GatewayConfig.model_validate({"sensors": list(sensors)})
+
+
+class TestPinMap:
+    def test_parse_buses_from_config_txt(self) -> None:
+        """dtparam/dtoverlay lines enable I2C, SPI and 1-Wire; comments are ignored."""
+        text = "dtparam=i2c_arm=on\n#dtparam=spi=on\ndtparam=spi=on # yes\ndtoverlay=w1-gpio,gpiopin=17\n"
+        assert parse_buses(text) == Buses(i2c=True, spi=True, one_wire_pin=17)
+        assert parse_buses("dtoverlay=w1-gpio\n").one_wire_pin == 4
+        assert parse_buses("") == Buses()
+
+    def test_pin_reserved_by_an_enabled_bus_is_a_conflict(self) -> None:
+        """A button on GPIO2 with I2C on, or on the 1-Wire pin, is flagged before any hardware is touched."""
+        cfg = config({"id": "b", "kind": "button", "pin": 2}, {"id": "m", "kind": "motion", "pin": 4})
+        problems = conflicts(cfg, Buses(i2c=True, one_wire_pin=4))
+        assert any("GPIO2" in p and "I2C1 SDA" in p for p in problems)
+        assert any("GPIO4" in p and "1-Wire" in p for p in problems)
+        assert conflicts(cfg, Buses()) == []
+
+    def test_an_adc_on_enabled_spi_is_not_a_conflict(self) -> None:
+        """The MCP3xxx is what SPI0 is for: no conflict with SPI enabled."""
+        assert conflicts(config({"id": "a", "kind": "mcp3008", "channel": 0}), Buses(spi=True)) == []
+
+    def test_header_shows_each_sensor_at_its_physical_pin(self) -> None:
+        """GPIO17 is physical pin 11 (left column); GPIO18 is pin 12 (right column)."""
+        rows = header_rows(
+            config({"id": "door", "kind": "button", "pin": 17}, {"id": "ldr", "kind": "light", "pin": 18})
+        )
+        assert len(rows) == 20
+        assert rows[5] == ("door.pin", "11 GPIO17", "12 GPIO18", "ldr.pin")
+        assert BCM_TO_PHYSICAL[17] == 11
+
+    def test_pins_command(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """`pins` prints the header table for the demo config and exits 0 without conflicts."""
+        assert main(["-c", str(ROOT / "config" / "demo.toml"), "pins"]) == 0
+        out = capsys.readouterr().out
+        assert "doorbell.pin" in out
+        assert "CONFLICT" not in out
