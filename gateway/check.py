@@ -10,6 +10,7 @@ from gateway.broker import connection_settings
 from gateway.devices.probe import pin_factory_for, probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK, GatewayError, TransportError
 from gateway.mqtt import MqttTransport, connection_error_hint
+from gateway.pinmap import conflicts, read_buses
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
 
@@ -20,9 +21,21 @@ async def run_check(loaded: LoadedConfig, *, timeout: float) -> int:
     """Print one line per check; 0 when all pass, 1 otherwise (an invalid config never gets here: 78)."""
     config = loaded.config
     _line(OK, f"config {loaded.path}: {len(config.sensors)} sensor(s)")
-    passed = await asyncio.to_thread(_check_devices, loaded)
+    passed = _check_pins(loaded)
+    passed = await asyncio.to_thread(_check_devices, loaded) and passed
     passed = await _check_broker(loaded, timeout) and passed
     return EX_OK if passed else EX_FAILURE
+
+
+def _check_pins(loaded: LoadedConfig) -> bool:
+    buses, source = read_buses()
+    problems = conflicts(loaded.config, buses)
+    for problem in problems:
+        _line(FAIL, f"pins: {problem}")
+    if not problems:
+        checked = f"buses from {source}" if source else "no config.txt here, bus reservations not checked"
+        _line(OK, f"pins: no conflicts ({checked})")
+    return not problems
 
 
 def _check_devices(loaded: LoadedConfig) -> bool:

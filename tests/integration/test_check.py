@@ -35,6 +35,24 @@ class TestCheck:
         assert "sensor soil (mcp3008)" in out
         assert f"broker 127.0.0.1:{broker.port}: connected" in out
 
+    def test_a_pin_owned_by_the_id_eeprom_fails_the_check(
+        self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A sensor on GPIO0 (the HAT ID EEPROM bus) is flagged by `check` before the hardware is touched."""
+        path = tmp_path / "c.toml"
+        path.write_text(
+            render_toml(
+                {
+                    "gpio": {"pin_factory": "mock"},
+                    "mqtt": {"host": "127.0.0.1", "port": broker.port},
+                    "sensors": [{"id": "b", "kind": "button", "pin": 0}],
+                }
+            ),
+            encoding="utf-8",
+        )
+        assert main(["--config", str(path), "check", "--timeout", "5"]) == EX_FAILURE
+        assert "[FAIL] pins: GPIO0 (b pin) is reserved by ID EEPROM SDA" in capsys.readouterr().out
+
     def test_no_broker_exits_1_with_a_hint(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A closed port fails the broker check (exit 1) with a hint, no traceback."""
         assert main(["--config", str(write(tmp_path, free_port())), "check", "--timeout", "5"]) == EX_FAILURE

@@ -71,6 +71,7 @@ class TestWatchAndStatus:
         assert "gateway:    statused is online" in out
         assert "gateway:    statused is offline" in out
         assert "outbox:" in out
+        assert f"state dir:  {tmp_path / 'state'}" in out
 
 
 class TestErrorsAUserCanCause:
