@@ -117,15 +117,21 @@ async def _session_snapshot(
 async def _collect(session: MqttSession, topics: Topics, snapshot: Snapshot, seconds: float, on_update: Any) -> None:
     deadline = time.monotonic() + seconds
     messages = session.messages()
-    while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            topic, payload, _retained = await asyncio.wait_for(anext(messages), min(remaining, 1.0))
-        except TimeoutError:
-            pass
-        else:
-            snapshot.apply(topics, topic, payload)
-        if on_update is not None:
-            on_update(snapshot)
+    # One pending receive, waited on without cancelling: cancelling it would close the generator.
+    receive: asyncio.Task[tuple[str, bytes, bool]] | None = None
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            receive = receive or asyncio.ensure_future(anext(messages))
+            done, _ = await asyncio.wait({receive}, timeout=min(remaining, 1.0))
+            if receive in done:
+                topic, payload, _retained = receive.result()
+                receive = None
+                snapshot.apply(topics, topic, payload)
+            if on_update is not None:
+                on_update(snapshot)
+    finally:
+        if receive is not None:
+            receive.cancel()
 
 
 async def watch(loaded: LoadedConfig, *, once: bool, settle: float, out: TextIO | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,52 @@ class TestWatchAndStatus:
         assert "gateway:    statused is offline" in out
         assert "outbox:" in out
         assert f"state dir:  {tmp_path / 'state'}" in out
+
+    async def test_live_watch_refreshes_until_interrupted(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """`watch` (no --once) as a process redraws the table each second and exits 0 on Ctrl-C."""
+        mqtt = broker_config(broker.host, broker.port)
+        config = make_config(tmp_path, SENSORS, gateway={"id": "live"}, mqtt=mqtt)
+        path = write_config(tmp_path, "live", mqtt)
+        async with running_gateway(config, mock_factory):
+            process = subprocess.Popen(  # noqa: ASYNC220 - started once; waited for off the loop below
+                [sys.executable, "-m", "gateway", "-c", str(path), "watch"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            await asyncio.sleep(3.5)
+            process.send_signal(signal.SIGINT)
+            out, err = await asyncio.to_thread(process.communicate, timeout=30)
+        assert process.returncode == 0, err
+        assert out.count("gateway live: online") >= 2  # redrawn, not printed once
+        assert "door" in out
+        assert "Traceback" not in err
+
+    async def test_status_and_check_as_processes(self, broker: Broker, tmp_path: Path) -> None:
+        """`status` and `check` through `python -m gateway`: no gateway has ever run, so status exits 1."""
+        path = write_config(tmp_path, "never-ran", broker_config(broker.host, broker.port))
+        status = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "gateway", "-c", str(path), "status", "--settle", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        check = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "gateway", "-c", str(path), "check", "--timeout", "5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 1
+        assert "unknown (no retained status)" in status.stdout
+        assert check.returncode == 0, check.stdout
+        assert f"broker {broker.host}:{broker.port}: connected" in check.stdout
 
 
 class TestErrorsAUserCanCause:

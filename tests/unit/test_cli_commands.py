@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,30 @@ class TestAsSubprocess:
         assert result.returncode == code, result.stderr
         assert expected in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
+
+    def test_init_then_set_then_schema_as_processes(self, tmp_path: Path) -> None:
+        """`init`, `config set` and `config schema` as processes: a file is written, edited and described."""
+        path = str(tmp_path / "etc" / "config.toml")
+        assert run("-c", path, "init").returncode == EX_OK
+        assert run("-c", path, "init").returncode == 1  # never overwrites
+        edited = run("-c", path, "config", "set", "mqtt.host", "broker.lan")
+        assert edited.returncode == EX_OK, edited.stderr
+        assert 'host = "broker.lan"' in Path(path).read_text(encoding="utf-8")
+        assert '"properties"' in run("config", "schema").stdout
+
+    def test_sensors_read_as_a_process(self, tmp_path: Path) -> None:
+        """`sensors read` builds the simulated devices in a fresh process and reads each once."""
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "-c", DEMO, "sensors", "read"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "GATEWAY__GATEWAY__STATE_DIR": str(tmp_path)},
+        )
+        assert result.returncode == EX_OK, result.stdout + result.stderr
+        assert result.stdout.count(" ok") == 11
 
     def test_help_imports_neither_gpiozero_nor_aiomqtt(self) -> None:
         """`--help` stays fast: the hardware and MQTT libraries (and pydantic) are not imported."""
