@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,20 @@ def mock_factory() -> Iterator[MockFactory]:
     yield factory
     factory.close()
     Device.pin_factory = None
+
+
+def toggle(factory: MockFactory, pin: int, times: int = 1, rate_hz: float | None = None) -> None:
+    """Toggle a mock pin `times` times: at once, or about `rate_hz` paced by sleeping (the GIL stays free)."""
+    mock_pin = factory.pin(pin)
+    next_at = time.monotonic()
+    for _ in range(times):
+        if mock_pin.state:
+            mock_pin.drive_low()
+        else:
+            mock_pin.drive_high()
+        if rate_hz:
+            next_at += 1.0 / rate_hz
+            time.sleep(max(0.0, next_at - time.monotonic()))
 
 
 def make_config(state_dir: Path, sensors: list[dict[str, Any]] | None = None, **sections: Any) -> GatewayConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -34,6 +35,19 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def password_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker that only admits user `gw` with password `right-password`."""
+    workdir = tmp_path / "pw-broker"
+    workdir.mkdir()
+    passwords = workdir / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "gw", "right-password"], check=True)
+    broker = Broker(workdir, options=["allow_anonymous false", f"password_file {passwords}"])
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @dataclass

@@ -85,19 +85,6 @@ def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path
 
 
 @pytest.fixture
-def password_broker(tmp_path: Path) -> Iterator[Broker]:
-    """A broker that only admits user `gw` with password `right-password`."""
-    workdir = tmp_path / "pw-broker"
-    workdir.mkdir()
-    passwords = workdir / "passwd"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "gw", "right-password"], check=True)
-    broker = Broker(workdir, options=["allow_anonymous false", f"password_file {passwords}"])
-    broker.start()
-    yield broker
-    broker.stop()
-
-
-@pytest.fixture
 def tls_broker(tmp_path: Path) -> Iterator[tuple[Broker, Path]]:
     """A broker with a TLS listener; yields it and the CA certificate that signed its certificate."""
     workdir = tmp_path / "tls-broker"

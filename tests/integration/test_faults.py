@@ -11,16 +11,10 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config_edit import render_toml
-from tests.conftest import make_config
+from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import broker_config, running_gateway, start_process
-
-
-def toggle(factory: MockFactory, pin: int, times: int) -> None:
-    mock_pin = factory.pin(pin)
-    for _ in range(times):
-        mock_pin.drive_low() if mock_pin.state else mock_pin.drive_high()
 
 
 class TestBrokerRestart:

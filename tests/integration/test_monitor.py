@@ -138,26 +138,18 @@ class TestErrorsAUserCanCause:
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) <= 2
 
-    def test_wrong_password(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_wrong_password(self, password_broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """`status` against a broker that refuses the credentials says so (exit 1)."""
-        workdir = tmp_path / "b"
-        workdir.mkdir()
-        passwords = workdir / "passwd"
-        subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "gw", "right"], check=True)
-        broker = Broker(workdir, options=["allow_anonymous false", f"password_file {passwords}"])
-        broker.start()
-        try:
-            secret = tmp_path / "pw"
-            secret.write_text("wrong\n", encoding="utf-8")
-            os.chmod(secret, 0o600)
-            path = write_config(
-                tmp_path,
-                "badpw",
-                {"host": broker.host, "port": broker.port, "username": "gw", "password_file": str(secret)},
-            )
-            assert main(["-c", str(path), "status", "--settle", "0.5"]) == 1
-        finally:
-            broker.stop()
+        secret = tmp_path / "pw"
+        secret.write_text("wrong\n", encoding="utf-8")
+        os.chmod(secret, 0o600)
+        mqtt = {
+            "host": password_broker.host,
+            "port": password_broker.port,
+            "username": "gw",
+            "password_file": str(secret),
+        }
+        assert main(["-c", str(write_config(tmp_path, "badpw", mqtt)), "status", "--settle", "0.5"]) == 1
         assert "Not authorized" in capsys.readouterr().out
 
     def test_bad_tls_file(self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,27 +13,12 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config import GatewayConfig
 from gateway.devices.simulation import VREF, MockMcp3xxx
 from gateway.reading import Reading
-from tests.conftest import make_config
+from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import Received, subscribe, wait_until
 from tests.integration.gateway_runner import broker_config, running_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def drive_edges(factory: MockFactory, pin: int, count: int, rate_hz: float) -> None:
-    """Toggle a mock pin `count` times at about `rate_hz` (pacing only; nothing asserts on timing)."""
-    mock_pin = factory.pin(pin)
-    period = 1.0 / rate_hz
-    next_at = time.perf_counter()
-    for _ in range(count):
-        if mock_pin.state:
-            mock_pin.drive_low()
-        else:
-            mock_pin.drive_high()
-        next_at += period
-        while time.perf_counter() < next_at:
-            pass
 
 
 class TestEdges:
@@ -51,7 +35,7 @@ class TestEdges:
         topic = "pi-mqtt-gateway/edges-1khz/sensor/edge"
         async with subscribe(broker, topic) as received, running_gateway(config, mock_factory) as gateway:
             await received.wait_for(lambda r: len(r.payloads(topic)) >= 1)
-            thread = threading.Thread(target=drive_edges, args=(mock_factory, 17, 1001, 1000.0))
+            thread = threading.Thread(target=toggle, args=(mock_factory, 17, 1001, 1000.0))
             thread.start()
             thread.join()
             await received.wait_for(lambda r: len(r.payloads(topic)) >= 1002)
