@@ -80,7 +80,8 @@ class Publisher:
                 self.connected.clear()
                 self._stats.connected = False
             with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._backoff.next_delay())
+                async with asyncio.timeout(self._backoff.next_delay()):
+                    await stop.wait()
         if len(self._outbox):
             log.warning("stopping while disconnected", unpublished=len(self._outbox))
 

@@ -33,7 +33,10 @@ class ReaderThread:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._requests.put((function, future, loop))
-        return await asyncio.wait_for(future, timeout)
+        # Not asyncio.wait_for: on 3.11 it returns the result when a cancel arrives as the future
+        # completes, swallowing the cancellation (a poll loop then never stops at shutdown).
+        async with asyncio.timeout(timeout):
+            return await future
 
     def close(self) -> None:
         """Let the thread end after its current call (it is a daemon: a hung call cannot block exit)."""

@@ -11,7 +11,7 @@ import structlog
 
 from gateway import __version__
 from gateway.broker import connection_settings
-from gateway.config import BinaryInput, PolledSensor, sensor_unit
+from gateway.config import BinaryInput, PolledSensor, SensorConfig, sensor_unit
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import Simulator
@@ -107,14 +107,10 @@ class Gateway:
             )
         return sensors
 
-    def _channel(self, sensor: Any) -> Channel:
-        numeric = isinstance(sensor, PolledSensor)
+    def _channel(self, sensor: SensorConfig) -> Channel:
+        minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
         factory = ReadingFactory(
-            sensor.id,
-            sensor_unit(sensor),
-            binary=isinstance(sensor, BinaryInput),
-            minimum=sensor.min if numeric else None,
-            maximum=sensor.max if numeric else None,
+            sensor.id, sensor_unit(sensor), binary=isinstance(sensor, BinaryInput), minimum=minimum, maximum=maximum
         )
         qos = sensor.qos if sensor.qos is not None else self.config.mqtt.qos
         return Channel(sensor.id, self.topics.sensor(sensor.id), qos, sensor.retain, factory)

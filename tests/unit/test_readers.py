@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import pytest
 
@@ -20,6 +22,22 @@ class TestReaderThread:
         assert await reader.call(lambda: 42, timeout=5) == 42
         with pytest.raises(OSError, match="bus error"):
             await reader.call(fail, timeout=5)
+        reader.close()
+
+    async def test_a_cancel_that_races_the_result_is_never_swallowed(self) -> None:
+        """Cancelled while the result is already queued, the call still raises CancelledError.
+
+        (asyncio.wait_for on 3.11 returns the result instead, and a poll loop then never stops.)
+        """
+        reader = ReaderThread("race")
+        go = threading.Event()
+        task = asyncio.create_task(reader.call(go.wait, timeout=5))
+        await asyncio.sleep(0)  # the call is now waiting for the thread
+        go.set()
+        time.sleep(0.2)  # noqa: ASYNC251 - block the loop on purpose while the thread queues its result
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
         reader.close()
 
     async def test_a_hung_read_times_out_without_blocking_anything(self) -> None:
