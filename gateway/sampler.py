@@ -88,6 +88,8 @@ class Sampler:
             for sensor in self._sensors:
                 if sensor.interval is not None:
                     group.create_task(self._poll(sensor, sensor.interval), name=f"poll-{sensor.channel.sensor_id}")
+            # Edge inputs need no task; stay alive until cancelled, so supervision sees a running sampler.
+            await asyncio.get_running_loop().create_future()
 
     async def _poll(self, sensor: Sensor, interval: float) -> None:
         loop = asyncio.get_running_loop()

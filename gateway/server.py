@@ -17,6 +17,7 @@ from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import Simulator
 from gateway.errors import GatewayError, StateError
 from gateway.mqtt import MqttTransport
+from gateway.notify import SystemdNotifier
 from gateway.outbox import MemoryOutbox
 from gateway.pipeline import Channel, Pipeline
 from gateway.publisher import Backoff, Publisher
@@ -34,7 +35,9 @@ log = structlog.get_logger(component="server")
 class Gateway:
     """One running gateway. `serve()` runs until `request_stop()` (signal handlers call it)."""
 
-    def __init__(self, loaded: LoadedConfig, *, pin_factory: Any | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, *, pin_factory: Any | None = None, notifier: SystemdNotifier | None = None
+    ) -> None:
         self.config = loaded.config
         self._password = loaded.password
         self._injected_factory = pin_factory
@@ -48,6 +51,7 @@ class Gateway:
         self._simulator: Simulator | None = None
         self._sequence: SequenceCounter | None = None
         self._outbox: MemoryOutbox | None = None
+        self._notifier = notifier or SystemdNotifier()
 
     @property
     def buffered(self) -> int:
@@ -128,16 +132,41 @@ class Gateway:
         )
         stop_publishing = asyncio.Event()
         async with asyncio.TaskGroup() as group:
-            group.create_task(publisher.run(stop_publishing), name="publisher")
+            publishing = group.create_task(publisher.run(stop_publishing), name="publisher")
             sampling = group.create_task(
                 self._sample(Sampler(sensors, Pipeline(outbox, self.stats), self.stats)), name="sampler"
             )
             await self._until_ready(publisher)
+            supervising = group.create_task(self._supervise(publishing, sampling), name="supervisor")
             await self._stop.wait()
             log.info("stopping", buffered=len(outbox))
+            self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
+            supervising.cancel()
             sampling.cancel()
             self._close_drivers()  # no more edges once we flush
             stop_publishing.set()
+
+    def _status_line(self) -> str:
+        mqtt = self.config.mqtt
+        link = (
+            f"connected to {mqtt.host}:{mqtt.effective_port}"
+            if self.stats.connected
+            else (f"broker {mqtt.host}:{mqtt.effective_port} unreachable ({self.stats.last_error or 'connecting'})")
+        )
+        return f"STATUS={link}; {self.buffered} buffered, {self.stats.published} published"
+
+    async def _supervise(self, *vital: asyncio.Task[None]) -> None:
+        """Ping systemd's watchdog only while the loop runs this task and every vital task is alive."""
+        if not self._notifier.enabled:
+            return
+        interval = self._notifier.watchdog_interval or 10.0
+        while all(not task.done() for task in vital):
+            fields = [self._status_line()]
+            if self._notifier.watchdog_interval is not None:
+                fields.append("WATCHDOG=1")
+            self._notifier.notify(*fields)
+            await asyncio.sleep(interval)
+        log.error("a vital task ended: no more watchdog pings", tasks=[t.get_name() for t in vital if t.done()])
 
     async def _until_ready(self, publisher: Publisher) -> None:
         # Ready once devices are up and the first connection was attempted; never wait for the broker itself.
@@ -149,6 +178,7 @@ class Gateway:
             first.cancel()
             stop.cancel()
         self.ready.set()
+        self._notifier.notify("READY=1", self._status_line())
         log.info("ready", connected=publisher.connected.is_set())
 
     async def _sample(self, sampler: Sampler) -> None:

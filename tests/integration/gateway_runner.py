@@ -33,9 +33,9 @@ async def running_gateway(config: GatewayConfig, pin_factory: Any | None = None)
         await asyncio.wait_for(task, 30)
 
 
-def start_process(config_path: Path) -> subprocess.Popen[bytes]:
+def start_process(config_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`python -m gateway --config PATH run` as a child process, logging JSON to a pipe."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "gateway", "--config", str(config_path), "run"],
         stdout=subprocess.PIPE,

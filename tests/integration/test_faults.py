@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,32 @@ class TestProcessSignals:
         async with subscribe(broker, status) as retained:
             await retained.wait_for(lambda r: len(r.messages) >= 1)
         assert retained.messages[0] == (status, b"offline", True)
+
+
+class TestSystemdNotify:
+    async def test_ready_watchdog_and_stopping_reach_the_notify_socket(self, broker: Broker, tmp_path: Path) -> None:
+        """As a Type=notify service: READY=1 with a STATUS, WATCHDOG=1 every half period, STOPPING=1 on SIGTERM."""
+        path = str(tmp_path / "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
+        process = start_process(write_config(tmp_path, broker, "notify"), env)
+        messages: list[str] = []
+        try:
+            while sum("WATCHDOG=1" in m for m in messages) < 3:
+                messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
+            process.send_signal(signal.SIGTERM)
+            while not any("STOPPING=1" in m for m in messages):
+                messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
+            code = await asyncio.to_thread(process.wait, 30)
+        finally:
+            sock.close()
+            if process.poll() is None:
+                process.kill()
+            if process.stdout:
+                process.stdout.close()
+        assert code == 0
+        assert messages[0].startswith("READY=1\nSTATUS=")
+        assert any("STATUS=connected to 127.0.0.1" in m for m in messages)
