@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +28,37 @@ class TestUnit:
         assert service["Restart"] == "on-failure"
         assert service["RestartPreventExitStatus"] == "78"
         assert service["StateDirectory"] == "pi-mqtt-gateway"
+
+    def test_is_a_notify_service_with_a_watchdog(self) -> None:
+        """Type=notify, a watchdog, and only the main process may notify."""
+        service = unit()["Service"]
+        assert service["Type"] == "notify"
+        assert service["NotifyAccess"] == "main"
+        assert int(service["WatchdogSec"]) >= 10
+
+    def test_keeps_gpio_reachable(self) -> None:
+        """No option that hides the GPIO devices, /proc/cpuinfo or the gpio group; device ACLs allow them."""
+        service = unit()["Service"]
+        for breaks_gpio in ("PrivateDevices", "ProcSubset", "PrivateUsers", "PrivateNetwork"):
+            assert breaks_gpio not in service
+        text = UNIT.read_text(encoding="utf-8")
+        for device in ("/dev/gpiomem rw", "char-gpiochip rw", "char-i2c rw", "char-spi rw"):
+            assert f"DeviceAllow={device}" in text
+
+    def test_security_exposure_is_at_most_1_5(self) -> None:
+        """`systemd-analyze security --offline=true` scores the unit 1.5 or better (Debian's mosquitto: 9.6)."""
+        analyze = shutil.which("systemd-analyze")
+        assert analyze is not None, "systemd-analyze ships with systemd on every Debian machine"
+        result = subprocess.run(
+            [analyze, "security", "--offline=true", "--threshold=15", str(UNIT)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-400:]
+        match = re.search(r"Overall exposure level for pi-mqtt-gateway.service: (\d+\.\d+)", result.stdout)
+        assert match is not None
+        assert float(match.group(1)) <= 1.5
 
     def test_waits_for_the_network(self) -> None:
         """The unit starts after network-online.target."""
