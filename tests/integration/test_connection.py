@@ -46,9 +46,11 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
-    """A server certificate for localhost / 127.0.0.1 signed by `ca`."""
-    cert, key, csr, ext = (directory / n for n in ("server.crt", "server.key", "server.csr", "ext.cnf"))
+def make_server_cert(
+    directory: Path, ca: tuple[Path, Path], names: str = "DNS:localhost,IP:127.0.0.1", stem: str = "server"
+) -> tuple[Path, Path]:
+    """A certificate for `names` (subjectAltName) signed by `ca`: a server's, or a client's."""
+    cert, key, csr, ext = (directory / f"{stem}.{n}" for n in ("crt", "key", "csr", "cnf"))
     openssl(
         "req",
         "-newkey",
@@ -63,7 +65,7 @@ def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path
         "-subj",
         "/CN=localhost",
     )
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n", encoding="ascii")
+    ext.write_text(f"subjectAltName={names}\n", encoding="ascii")
     openssl(
         "x509",
         "-req",
@@ -191,6 +193,78 @@ class TestTls:
             await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
             assert "certificate" in (gateway.stats.last_error or "").lower()
             assert gateway.stats.published == 0
+
+    async def test_a_certificate_for_another_host_is_refused(self, tmp_path: Path, mock_factory: MockFactory) -> None:
+        """A broker certificate valid only for another name fails hostname verification: no fallback."""
+        workdir = tmp_path / "tls-other"
+        workdir.mkdir()
+        ca = make_ca(workdir, "ca")
+        cert, key = make_server_cert(workdir, ca, names="DNS:broker.example")
+        broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}"])
+        broker.start()
+        try:
+            config = make_config(
+                tmp_path,
+                SENSOR,
+                gateway={"id": "tls-name"},
+                mqtt=broker_config("localhost", broker.port, tls={"ca_file": str(ca[0])}),
+            )
+            async with running_gateway(config, mock_factory) as gateway:
+                await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
+                assert "hostname" in (gateway.stats.last_error or "").lower()
+                assert gateway.stats.published == 0
+        finally:
+            broker.stop()
+
+    async def test_plaintext_to_the_tls_port_never_connects(
+        self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """Without [mqtt.tls] against a TLS listener the gateway keeps failing; it never publishes."""
+        broker, _ca = tls_broker
+        config = make_config(
+            tmp_path,
+            SENSOR,
+            gateway={"id": "tls-plain"},
+            mqtt=broker_config("localhost", broker.port, publish_timeout=2.0),
+        )
+        async with running_gateway(config, mock_factory) as gateway:
+            await wait_until(lambda: gateway.stats.last_error is not None, what="a connection error")
+            assert not gateway.stats.connected
+            assert gateway.stats.published == 0
+
+    async def test_a_required_client_certificate(self, tmp_path: Path, mock_factory: MockFactory) -> None:
+        """With require_certificate, no client certificate is refused and a CA-signed one connects."""
+        workdir = tmp_path / "tls-mutual"
+        workdir.mkdir()
+        ca = make_ca(workdir, "ca")
+        cert, key = make_server_cert(workdir, ca)
+        client_cert, client_key = make_server_cert(workdir, ca, names="DNS:gateway", stem="client")
+        broker = Broker(
+            workdir,
+            listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}", "require_certificate true"],
+        )
+        broker.start()
+        try:
+            without = make_config(
+                tmp_path / "a",
+                SENSOR,
+                gateway={"id": "tls-nocert"},
+                mqtt=broker_config("localhost", broker.port, tls={"ca_file": str(ca[0])}),
+            )
+            async with running_gateway(without, mock_factory) as gateway:
+                await wait_until(lambda: gateway.stats.last_error is not None, what="a refusal")
+                assert gateway.stats.published == 0
+            tls = {"ca_file": str(ca[0]), "cert_file": str(client_cert), "key_file": str(client_key)}
+            with_cert = make_config(
+                tmp_path / "b",
+                SENSOR,
+                gateway={"id": "tls-cert"},
+                mqtt=broker_config("localhost", broker.port, tls=tls),
+            )
+            async with running_gateway(with_cert, mock_factory) as gateway:
+                await wait_until(lambda: gateway.stats.published >= 1, what="a reading with a client certificate")
+        finally:
+            broker.stop()
 
 
 class TestDeadBroker:
