@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,17 +87,27 @@ def make_server_cert(
     return cert, key
 
 
+@contextmanager
+def started_tls_broker(
+    workdir: Path, names: str = "DNS:localhost,IP:127.0.0.1", options: Sequence[str] = ()
+) -> Iterator[tuple[Broker, tuple[Path, Path]]]:
+    """A broker with a TLS listener whose certificate (for `names`) a fresh CA signed; yields it and the CA."""
+    workdir.mkdir()
+    ca = make_ca(workdir, "ca")
+    cert, key = make_server_cert(workdir, ca, names=names)
+    broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}", *options])
+    broker.start()
+    try:
+        yield broker, ca
+    finally:
+        broker.stop()
+
+
 @pytest.fixture
 def tls_broker(tmp_path: Path) -> Iterator[tuple[Broker, Path]]:
     """A broker with a TLS listener; yields it and the CA certificate that signed its certificate."""
-    workdir = tmp_path / "tls-broker"
-    workdir.mkdir()
-    ca = make_ca(workdir, "test-ca")
-    cert, key = make_server_cert(workdir, ca)
-    broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}"])
-    broker.start()
-    yield broker, ca[0]
-    broker.stop()
+    with started_tls_broker(tmp_path / "tls-broker") as (broker, ca):
+        yield broker, ca[0]
 
 
 def secret_file(tmp_path: Path, text: str) -> Path:
@@ -196,25 +207,14 @@ class TestTls:
 
     async def test_a_certificate_for_another_host_is_refused(self, tmp_path: Path, mock_factory: MockFactory) -> None:
         """A broker certificate valid only for another name fails hostname verification: no fallback."""
-        workdir = tmp_path / "tls-other"
-        workdir.mkdir()
-        ca = make_ca(workdir, "ca")
-        cert, key = make_server_cert(workdir, ca, names="DNS:broker.example")
-        broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}"])
-        broker.start()
-        try:
-            config = make_config(
-                tmp_path,
-                SENSOR,
-                gateway={"id": "tls-name"},
-                mqtt=broker_config("localhost", broker.port, tls={"ca_file": str(ca[0])}),
-            )
+        with started_tls_broker(tmp_path / "tls-other", names="DNS:broker.example") as (broker, ca):
+            tls = {"ca_file": str(ca[0])}
+            mqtt = broker_config("localhost", broker.port, tls=tls)
+            config = make_config(tmp_path, SENSOR, gateway={"id": "tls-name"}, mqtt=mqtt)
             async with running_gateway(config, mock_factory) as gateway:
                 await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
                 assert "hostname" in (gateway.stats.last_error or "").lower()
                 assert gateway.stats.published == 0
-        finally:
-            broker.stop()
 
     async def test_plaintext_to_the_tls_port_never_connects(
         self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
@@ -235,16 +235,8 @@ class TestTls:
     async def test_a_required_client_certificate(self, tmp_path: Path, mock_factory: MockFactory) -> None:
         """With require_certificate, no client certificate is refused and a CA-signed one connects."""
         workdir = tmp_path / "tls-mutual"
-        workdir.mkdir()
-        ca = make_ca(workdir, "ca")
-        cert, key = make_server_cert(workdir, ca)
-        client_cert, client_key = make_server_cert(workdir, ca, names="DNS:gateway", stem="client")
-        broker = Broker(
-            workdir,
-            listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}", "require_certificate true"],
-        )
-        broker.start()
-        try:
+        with started_tls_broker(workdir, options=["require_certificate true"]) as (broker, ca):
+            client_cert, client_key = make_server_cert(workdir, ca, names="DNS:gateway", stem="client")
             without = make_config(
                 tmp_path / "a",
                 SENSOR,
@@ -263,8 +255,6 @@ class TestTls:
             )
             async with running_gateway(with_cert, mock_factory) as gateway:
                 await wait_until(lambda: gateway.stats.published >= 1, what="a reading with a client certificate")
-        finally:
-            broker.stop()
 
 
 class TestDeadBroker:

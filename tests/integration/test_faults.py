@@ -6,6 +6,9 @@ import asyncio
 import json
 import signal
 import socket
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config_edit import render_toml
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
-from tests.integration.conftest import subscribe, wait_until
+from tests.integration.conftest import Received, subscribe, wait_until
 from tests.integration.gateway_runner import broker_config, running_gateway, start_process
 
 
@@ -70,92 +73,85 @@ def write_config(tmp_path: Path, broker: Broker, gateway_id: str, extra: list[di
     return path
 
 
+@asynccontextmanager
+async def online_process(
+    broker: Broker, config_path: Path, gateway_id: str, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], Received]]:
+    """The gateway as a process, yielded once it published `online`; killed (if still alive) and closed after."""
+    status = f"pi-mqtt-gateway/{gateway_id}/status"
+    async with subscribe(broker, status) as received:
+        process = start_process(config_path, env)
+        try:
+            await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
+            yield process, received
+        finally:
+            if process.poll() is None:
+                process.kill()
+                await asyncio.to_thread(process.wait, 30)
+            if process.stdout:
+                process.stdout.close()
+
+
+async def retained_status(broker: Broker, gateway_id: str) -> tuple[str, bytes, bool]:
+    """What a new subscriber gets on the gateway's status topic: the retained message."""
+    status = f"pi-mqtt-gateway/{gateway_id}/status"
+    async with subscribe(broker, status) as retained:
+        await retained.wait_for(lambda r: len(r.messages) >= 1)
+    return retained.messages[0]
+
+
 class TestProcessSignals:
     async def test_sigterm_exits_0_and_leaves_a_retained_offline(self, broker: Broker, tmp_path: Path) -> None:
         """SIGTERM: the process flushes, publishes a retained `offline` and exits 0."""
-        status = "pi-mqtt-gateway/sigterm/status"
-        async with subscribe(broker, status) as received:
-            process = start_process(write_config(tmp_path, broker, "sigterm"))
-            try:
-                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
-                await asyncio.sleep(0.5)
-                process.send_signal(signal.SIGTERM)
-                code = await asyncio.to_thread(process.wait, 30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-        output = process.stdout.read().decode() if process.stdout else ""
+        async with online_process(broker, write_config(tmp_path, broker, "sigterm"), "sigterm") as (process, _):
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, 30)
+            output = process.stdout.read().decode() if process.stdout else ""
         assert code == 0, output
-        async with subscribe(broker, status) as retained:
-            await retained.wait_for(lambda r: len(r.messages) >= 1)
-        assert retained.messages[0] == (status, b"offline", True)
+        assert await retained_status(broker, "sigterm") == ("pi-mqtt-gateway/sigterm/status", b"offline", True)
         events = [json.loads(line[3:])["event"] for line in output.splitlines() if line.startswith("<")]
         assert "published offline" in events
 
     async def test_sigterm_right_after_start_with_smoothed_sensors_exits(self, broker: Broker, tmp_path: Path) -> None:
         """A stop while light/distance reads still wait for their first samples exits 0 (no hung thread)."""
-        status = "pi-mqtt-gateway/sigterm-early/status"
         smoothed = [
             {"id": "light", "kind": "light", "pin": 18, "interval": 0.05},
             {"id": "sonar", "kind": "distance", "echo": 24, "trigger": 23, "interval": 0.05},
         ]
-        async with subscribe(broker, status) as received:
-            process = start_process(write_config(tmp_path, broker, "sigterm-early", smoothed))
-            try:
-                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
-                process.send_signal(signal.SIGTERM)
-                code = await asyncio.to_thread(process.wait, 30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                if process.stdout:
-                    process.stdout.close()
+        config_path = write_config(tmp_path, broker, "sigterm-early", smoothed)
+        async with online_process(broker, config_path, "sigterm-early") as (process, _):
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, 30)
         assert code == 0
 
     async def test_sigkill_gives_the_last_will_offline(self, broker: Broker, tmp_path: Path) -> None:
         """SIGKILL: the broker publishes the Last Will `offline`, retained."""
         status = "pi-mqtt-gateway/sigkill/status"
-        async with subscribe(broker, status) as received:
-            process = start_process(write_config(tmp_path, broker, "sigkill"))
-            try:
-                await received.wait_for(lambda r: b"online" in r.payloads(status), timeout=30)
-                process.send_signal(signal.SIGKILL)
-                await asyncio.to_thread(process.wait, 30)
-                await received.wait_for(lambda r: r.payloads(status)[-1] == b"offline", timeout=30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                if process.stdout:
-                    process.stdout.close()
-        async with subscribe(broker, status) as retained:
-            await retained.wait_for(lambda r: len(r.messages) >= 1)
-        assert retained.messages[0] == (status, b"offline", True)
+        async with online_process(broker, write_config(tmp_path, broker, "sigkill"), "sigkill") as (process, received):
+            process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(process.wait, 30)
+            await received.wait_for(lambda r: r.payloads(status)[-1] == b"offline", timeout=30)
+        assert await retained_status(broker, "sigkill") == (status, b"offline", True)
 
 
 class TestSystemdNotify:
     async def test_ready_watchdog_and_stopping_reach_the_notify_socket(self, broker: Broker, tmp_path: Path) -> None:
         """As a Type=notify service: READY=1 with a STATUS, WATCHDOG=1 every half period, STOPPING=1 on SIGTERM."""
         path = str(tmp_path / "notify.sock")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.setblocking(False)
         loop = asyncio.get_running_loop()
         env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
-        process = start_process(write_config(tmp_path, broker, "notify"), env)
         messages: list[str] = []
-        try:
-            while sum("WATCHDOG=1" in m for m in messages) < 3:
-                messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
-            process.send_signal(signal.SIGTERM)
-            while not any("STOPPING=1" in m for m in messages):
-                messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
-            code = await asyncio.to_thread(process.wait, 30)
-        finally:
-            sock.close()
-            if process.poll() is None:
-                process.kill()
-            if process.stdout:
-                process.stdout.close()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.setblocking(False)
+            async with online_process(broker, write_config(tmp_path, broker, "notify"), "notify", env) as (process, _):
+                while sum("WATCHDOG=1" in m for m in messages) < 3:
+                    messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
+                process.send_signal(signal.SIGTERM)
+                while not any("STOPPING=1" in m for m in messages):
+                    messages.append((await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)).decode())
+                code = await asyncio.to_thread(process.wait, 30)
         assert code == 0
         assert messages[0].startswith("READY=1\nSTATUS=")
         assert any("STATUS=connected to 127.0.0.1" in m for m in messages)
