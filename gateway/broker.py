@@ -25,4 +25,5 @@ def connection_settings(
         protocol=mqtt.protocol,
         tls=tls,
         timeout=mqtt.publish_timeout,
+        max_inflight=mqtt.max_inflight,
     )

@@ -116,6 +116,9 @@ class MqttSection(Model):
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     qos: Qos = 1
     publish_timeout: Seconds = 10.0
+    max_inflight: Annotated[int, Field(ge=1, le=1000, description="publishes awaiting their PUBACK at once")] = 10
+    max_payload_bytes: Annotated[int, Field(ge=256, le=268_435_455, description="keep below the broker's")] = 65_536
+    max_topic_bytes: Annotated[int, Field(ge=16, le=65_535)] = 1_024
     reconnect_min: Seconds = 0.5
     reconnect_max: Seconds = 30.0
     tls: TlsSection | None = None
@@ -139,8 +142,15 @@ class MqttSection(Model):
 class OutboxSection(Model):
     """`[outbox]`: how many readings wait while the broker is away, and what gives when it is full."""
 
-    max_readings: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    max_readings: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    max_bytes: Annotated[int, Field(ge=4096, le=4 * 2**30, description="topics and payloads, bytes")] = 32 * 2**20
     on_full: Literal["drop_oldest", "reject_new"] = "drop_oldest"
+    commit_readings: Annotated[int, Field(ge=1, le=10_000, description="readings per group commit, at most")] = 10
+    commit_interval: Annotated[float, Field(gt=0, le=60, description="seconds a reading waits for its commit")] = 1.0
+    max_attempts: Annotated[int, Field(ge=1, le=1000, description="refusals before a reading is quarantined")] = 5
+    memory_readings: Annotated[
+        int, Field(ge=1, le=1_000_000, description="the in-memory bound while the disk cannot be written")
+    ] = 10_000
 
 
 class LoggingSection(Model):

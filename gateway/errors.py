@@ -67,6 +67,10 @@ class TransportError(GatewayError):
     """The MQTT connection failed or was lost (wraps aiomqtt's errors)."""
 
 
+class PublishRefusedError(TransportError):
+    """The broker acknowledged a publish with a failure reason code (MQTT 5): it was not delivered."""
+
+
 class AuthenticationError(TransportError):
     """The broker refused our credentials or we are not authorised."""
 

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 from gateway.broker import connection_settings
 from gateway.errors import TransportError
 from gateway.mqtt import MqttSession, MqttTransport
-from gateway.sequence import SEQ_FILE
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
+from gateway.store import DB_FILE, read_summary
 from gateway.table import render_table
 from gateway.topics import Topics
 
@@ -164,9 +164,13 @@ async def status(loaded: LoadedConfig, *, settle: float, out: TextIO | None = No
     topics = Topics(config.gateway.topic_prefix, config.gateway.id)
     out.write(f"service:    {service_state()}\n")
     state_dir = resolve_state_dir(config.gateway.state_dir)
-    seq_file = state_dir / SEQ_FILE
-    seq = seq_file.read_text(encoding="ascii").strip() if seq_file.is_file() else "none yet"
-    out.write(f"state dir:  {state_dir} (seq mark {seq})\n")
+    summary = read_summary(state_dir / DB_FILE)
+    stored = (
+        f"{summary[0]} readings waiting on disk, {summary[1]} quarantined, next seq {summary[2]}"
+        if summary
+        else "no outbox file yet"
+    )
+    out.write(f"state dir:  {state_dir} ({stored})\n")
     target = f"{config.mqtt.host}:{config.mqtt.effective_port}"
     try:
         snapshot = await _session_snapshot(loaded, topics, settle)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
 from gateway.errors import InvalidReadingError
-from gateway.outbox import Outbox
 from gateway.reading import Reading, ReadingFactory
 from gateway.stats import Stats
 
@@ -34,10 +34,17 @@ class Channel:
     _unlogged_rejects: int = field(default=0, repr=False)
 
 
+class Sink(Protocol):
+    """Where readings go (the outbox): never blocks; raises InvalidReadingError for an unpublishable one."""
+
+    def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> object:
+        """Store a reading (assigning its seq), or reject it under the on-full policy."""
+
+
 class Pipeline:
     """Runs on the event loop; never blocks (the outbox's `put` does not wait)."""
 
-    def __init__(self, outbox: Outbox, stats: Stats) -> None:
+    def __init__(self, outbox: Sink, stats: Stats) -> None:
         self._outbox = outbox
         self._stats = stats
 
@@ -45,15 +52,14 @@ class Pipeline:
         """Turn one sample into a stored message, or count and log why it was rejected."""
         try:
             reading: Reading | None = channel.factory.make(value, timestamp)
+            for step in channel.filters:
+                if reading is None:
+                    return
+                reading = step(reading)
+            if reading is not None:
+                self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
         except InvalidReadingError as exc:
             self._reject(channel, exc)
-            return
-        for step in channel.filters:
-            if reading is None:
-                return
-            reading = step(reading)
-        if reading is not None:
-            self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
 
     def _reject(self, channel: Channel, exc: InvalidReadingError) -> None:
         self._stats.rejected += 1

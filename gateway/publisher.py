@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Coroutine
 from contextlib import suppress
+from typing import Any
 
 import structlog
 
-from gateway.errors import AuthenticationError, TransportError
+from gateway.errors import AuthenticationError, PublishRefusedError, TransportError
 from gateway.mqtt import MqttSession, MqttTransport, connection_error_hint
-from gateway.outbox import Outbox
+from gateway.outbox import Message, Outbox
 from gateway.stats import Stats
 from gateway.topics import Topics
 
@@ -55,6 +57,7 @@ class Publisher:
         backoff: Backoff,
         stats_interval: float,
         flush_timeout: float,
+        window: int = 10,
     ) -> None:
         self._transport = transport
         self._outbox = outbox
@@ -63,6 +66,9 @@ class Publisher:
         self._backoff = backoff
         self._stats_interval = stats_interval
         self._flush_timeout = flush_timeout
+        self._window = window
+        self._in_flight: _Window | None = None
+        self._acked_in_session = False
         self.connected = asyncio.Event()
         self.first_attempt_done = asyncio.Event()
 
@@ -75,6 +81,7 @@ class Publisher:
                     await self._serve(session, stop)
                     return
             except TransportError as exc:
+                self._blame(exc)
                 self._on_connection_failed(exc)
             finally:
                 self.connected.clear()
@@ -111,13 +118,16 @@ class Publisher:
 
     async def _serve(self, session: MqttSession, stop: asyncio.Event) -> None:
         """Run one connection until it fails (TransportError) or `stop` is set (flush and return)."""
+        self._acked_in_session = False
+        window = self._in_flight = _Window(self._window)
         await session.publish(self._topics.status, b"online", qos=1, retain=True)
-        tasks = {
-            asyncio.create_task(self._drain(session), name="drain"),
+        tasks: set[asyncio.Future[Any]] = {
+            asyncio.create_task(self._drain(session, window), name="drain"),
             asyncio.create_task(session.wait_closed(), name="watch"),
             asyncio.create_task(self._publish_stats(session), name="stats"),
+            window.failed,  # a publish that failed ends the session
         }
-        stopping = asyncio.create_task(stop.wait(), name="stop")
+        stopping: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="stop")
         try:
             done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopping}:
@@ -131,7 +141,7 @@ class Publisher:
                 task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
 
-    async def _flush(self, tasks: set[asyncio.Task[None]]) -> None:
+    async def _flush(self, tasks: set[asyncio.Future[Any]]) -> None:
         """Let the drain empty the outbox for at most `flush_timeout` seconds (or until the link fails)."""
         emptied = asyncio.create_task(self._outbox.wait_empty())
         try:
@@ -143,16 +153,92 @@ class Publisher:
         finally:
             emptied.cancel()
 
-    async def _drain(self, session: MqttSession) -> None:
-        """Publish the oldest message, acknowledge it, repeat: strictly in order, one at a time."""
-        outbox, stats = self._outbox, self._stats
-        while True:
-            message = await outbox.head()
+    async def _drain(self, session: MqttSession, window: _Window) -> None:
+        """Publish oldest first with up to `window` publishes awaiting their acknowledgement.
+
+        A row is acknowledged to the outbox only after its PUBACK. Any failure ends the session (raised
+        here): everything unacknowledged is sent again, in order, on the next connection.
+        """
+        outbox = self._outbox
+        outbox.rewind()
+        try:
+            while True:
+                await window.wait_for_slot()
+                message = outbox.take()
+                if message is None:
+                    await outbox.wait_unsent()
+                    continue
+                window.start(self._send(session, message), message)
+        finally:
+            await window.cancel()
+
+    async def _send(self, session: MqttSession, message: Message) -> None:
+        try:
             await session.publish(message.topic, message.payload, message.qos, message.retain)
-            outbox.ack(message)
-            stats.published += 1
+        except PublishRefusedError as exc:
+            self._outbox.failed(message, str(exc))
+            raise
+        self._outbox.ack(message)
+        self._stats.published += 1
+        self._acked_in_session = True
+
+    def _blame(self, exc: TransportError) -> None:
+        """A session that died before any acknowledgement counts against its oldest message (poison)."""
+        window, self._in_flight = self._in_flight, None
+        if isinstance(exc, PublishRefusedError) or self._acked_in_session or window is None:
+            return  # a refusal was already counted; a session that delivered something was not poisoned
+        if (oldest := window.oldest) is not None:
+            self._outbox.failed(oldest, f"the connection failed while it was the oldest in flight: {exc}")
 
     async def _publish_stats(self, session: MqttSession) -> None:
         while True:
             await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
             await asyncio.sleep(self._stats_interval)
+
+
+class _Window:
+    """Publishes awaiting their acknowledgement: at most `size` at once; `failed` holds the first failure."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._running = 0
+        # Every publish not yet acknowledged (running, failed or cancelled), oldest first.
+        self._unacked: dict[asyncio.Task[None], Message] = {}
+        self._slot = asyncio.Event()
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def oldest(self) -> Message | None:
+        """The oldest message sent in this session and not acknowledged."""
+        return next(iter(self._unacked.values()), None)
+
+    def start(self, send: Coroutine[Any, Any, None], message: Message) -> None:
+        """Run one publish; its failure (if any) completes `failed`."""
+        task = asyncio.create_task(send)
+        self._unacked[task] = message
+        self._running += 1
+        task.add_done_callback(self._done)
+
+    async def wait_for_slot(self) -> None:
+        """Wait until fewer than `size` publishes are in flight."""
+        while self._running >= self._size:
+            self._slot.clear()
+            await self._slot.wait()
+
+    async def cancel(self) -> None:
+        """Cancel whatever is still in flight (the session is over)."""
+        tasks = [task for task in self._unacked if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.failed.cancel()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running -= 1
+        self._slot.set()
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is None:
+            del self._unacked[task]
+        elif not self.failed.done():
+            self.failed.set_exception(exc)

@@ -15,19 +15,18 @@ from gateway.config import BinaryInput, PolledSensor, SensorConfig, sensor_unit
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import Simulator
-from gateway.errors import GatewayError, StateError
+from gateway.errors import ConfigError, ConfigProblem, StateError
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
-from gateway.outbox import MemoryOutbox
+from gateway.outbox import DurableOutbox
 from gateway.pipeline import Channel, Pipeline
 from gateway.publisher import Backoff, Publisher
 from gateway.reading import ReadingFactory
 from gateway.sampler import Sampler, Sensor
-from gateway.sequence import SequenceCounter
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
 from gateway.stats import Stats
-from gateway.topics import Topics
+from gateway.topics import Topics, topic_problem
 
 log = structlog.get_logger(component="server")
 
@@ -49,8 +48,7 @@ class Gateway:
         self._stop = asyncio.Event()
         self._drivers: list[Driver] = []
         self._simulator: Simulator | None = None
-        self._sequence: SequenceCounter | None = None
-        self._outbox: MemoryOutbox | None = None
+        self._outbox: DurableOutbox | None = None
         self._notifier = notifier or SystemdNotifier()
 
     @property
@@ -65,21 +63,23 @@ class Gateway:
     async def serve(self) -> None:
         """Start, run until stopped, then shut down: flush, `offline`, close the pins."""
         try:
-            sensors, outbox = self._start_up()
+            sensors = self._start_up()
+            outbox = self._outbox = DurableOutbox(
+                self.state_dir, self.stats, self.config.outbox, max_payload_bytes=self.config.mqtt.max_payload_bytes
+            )
+            await outbox.open()
             await self._run(sensors, outbox)
         finally:
             self._close()
+            if self._outbox is not None:
+                await self._outbox.close()
         log.info("stopped", published=self.stats.published, rejected=self.stats.rejected, dropped=self.stats.dropped)
 
-    def _start_up(self) -> tuple[list[Sensor], MemoryOutbox]:
+    def _start_up(self) -> list[Sensor]:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
-        self._sequence = SequenceCounter(self.state_dir)
-        outbox = self._outbox = MemoryOutbox(
-            self._sequence, self.stats, max_readings=self.config.outbox.max_readings, on_full=self.config.outbox.on_full
-        )
         sensors = self._open_sensors()
         log.info(
             "starting",
@@ -90,7 +90,7 @@ class Gateway:
             simulated=self._simulator is not None,
             broker=f"{self.config.mqtt.host}:{self.config.mqtt.effective_port}",
         )
-        return sensors, outbox
+        return sensors
 
     def _open_sensors(self) -> list[Sensor]:
         self._factory = self._injected_factory or open_pin_factory(self.config.gpio.pin_factory)
@@ -117,9 +117,13 @@ class Gateway:
             sensor.id, sensor_unit(sensor), binary=isinstance(sensor, BinaryInput), minimum=minimum, maximum=maximum
         )
         qos = sensor.qos if sensor.qos is not None else self.config.mqtt.qos
-        return Channel(sensor.id, self.topics.sensor(sensor.id), qos, sensor.retain, factory)
+        topic = self.topics.sensor(sensor.id)
+        if problem := topic_problem(topic, self.config.mqtt.max_topic_bytes):
+            problems = [ConfigProblem(f'sensors "{sensor.id}"', f"cannot publish to {topic!r}: {problem}")]
+            raise ConfigError(None, problems)
+        return Channel(sensor.id, topic, qos, sensor.retain, factory)
 
-    async def _run(self, sensors: list[Sensor], outbox: MemoryOutbox) -> None:
+    async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
         transport = MqttTransport(connection_settings(self.config, self._password, will_topic=self.topics.status))
         publisher = Publisher(
             transport,
@@ -129,15 +133,17 @@ class Gateway:
             backoff=Backoff(self.config.mqtt.reconnect_min, self.config.mqtt.reconnect_max),
             stats_interval=self.config.gateway.stats_interval,
             flush_timeout=self.config.gateway.shutdown_timeout,
+            window=self.config.mqtt.max_inflight,
         )
         stop_publishing = asyncio.Event()
         async with asyncio.TaskGroup() as group:
+            storing = group.create_task(outbox.run(), name="outbox")
             publishing = group.create_task(publisher.run(stop_publishing), name="publisher")
             sampling = group.create_task(
                 self._sample(Sampler(sensors, Pipeline(outbox, self.stats), self.stats)), name="sampler"
             )
             await self._until_ready(publisher)
-            supervising = group.create_task(self._supervise(publishing, sampling), name="supervisor")
+            supervising = group.create_task(self._supervise(publishing, sampling, storing), name="supervisor")
             await self._stop.wait()
             log.info("stopping", buffered=len(outbox))
             self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
@@ -145,6 +151,8 @@ class Gateway:
             sampling.cancel()
             self._close_drivers()  # no more edges once we flush
             stop_publishing.set()
+            await publishing
+            outbox.stop()  # close() writes what is left
 
     def _status_line(self) -> str:
         mqtt = self.config.mqtt
@@ -198,8 +206,3 @@ class Gateway:
         if self._factory is not None and self._injected_factory is None:
             with suppress(Exception):
                 close_pin_factory(self._factory)
-        if self._sequence is not None:
-            try:
-                self._sequence.close()
-            except GatewayError as exc:
-                log.error("cannot save the sequence counter", error=str(exc))

@@ -15,9 +15,11 @@ class Stats:
     published: int = 0
     rejected: int = 0
     dropped: int = 0
+    quarantined: int = 0
     read_errors: int = 0
     reconnects: int = 0
     connected: bool = False
+    storage: str = "ok"
     last_error: str | None = None
 
     def snapshot(self, buffered: int) -> dict[str, object]:
@@ -28,9 +30,11 @@ class Stats:
             "buffered": buffered,
             "dropped": self.dropped,
             "rejected": self.rejected,
+            "quarantined": self.quarantined,
             "read_errors": self.read_errors,
             "reconnects": self.reconnects,
             "connected": self.connected,
+            "storage": self.storage,
             "last_error": self.last_error,
         }
 

@@ -34,3 +34,23 @@ class Topics:
     def all(self) -> str:
         """A filter for everything this gateway publishes."""
         return f"{self.base}/#"
+
+
+def topic_problem(topic: str, max_bytes: int) -> str | None:
+    """Why a broker would refuse (or choke on) a publish to `topic`, or None when it is fine.
+
+    Checked once per sensor at start-up, so a poison topic never reaches the outbox: mosquitto
+    disconnects a client that sends a NUL in a topic, which would otherwise loop forever.
+    """
+    checks = (
+        (not topic, "empty topic"),
+        (any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in topic), "control character in topic"),
+        ("+" in topic or "#" in topic, "wildcard '+' or '#' in a topic to publish to"),
+        (topic.startswith("$"), "topics beginning with '$' are reserved for the broker"),
+        (any(0xD800 <= ord(c) <= 0xDFFF for c in topic), "topic is not valid UTF-8"),
+    )
+    for failed, reason in checks:
+        if failed:
+            return reason
+    size = len(topic.encode("utf-8"))
+    return f"topic is {size} bytes, over mqtt.max_topic_bytes ({max_bytes})" if size > max_bytes else None

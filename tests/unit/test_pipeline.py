@@ -1,45 +1,60 @@
-"""Tests of the pipeline: validation, filters and the outbox hand-off."""
+"""Tests of the pipeline: validation, filters and the hand-off to the outbox (a recording fake here)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from gateway.outbox import MemoryOutbox
+from gateway.errors import InvalidReadingError
 from gateway.pipeline import Channel, Pipeline
 from gateway.reading import Reading, ReadingFactory
-from gateway.sequence import SequenceCounter
 from gateway.stats import Stats
 
 
-def setup(tmp_path: Path) -> tuple[Pipeline, MemoryOutbox, Stats]:
+@dataclass
+class RecordingSink:
+    """Keeps what the pipeline stores; refuses payload values over `refuse_above` as the outbox would."""
+
+    stored: list[tuple[str, Reading, int, bool]] = field(default_factory=list)
+    refuse_above: float = float("inf")
+
+    def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> None:
+        if isinstance(reading.value, float) and reading.value > self.refuse_above:
+            raise InvalidReadingError(reading.sensor, "payload too large")
+        self.stored.append((topic, reading, qos, retain))
+
+    def __len__(self) -> int:
+        return len(self.stored)
+
+
+def setup() -> tuple[Pipeline, RecordingSink, Stats]:
     stats = Stats()
-    box = MemoryOutbox(SequenceCounter(tmp_path), stats, max_readings=100, on_full="drop_oldest")
+    box = RecordingSink()
     return Pipeline(box, stats), box, stats
 
 
 class TestPipeline:
-    async def test_valid_sample_reaches_the_outbox(self, tmp_path: Path) -> None:
+    def test_valid_sample_reaches_the_outbox(self) -> None:
         """A valid sample becomes a message on the sensor's topic with its QoS and retain flag."""
-        pipeline, box, _ = setup(tmp_path)
+        pipeline, box, _ = setup()
         channel = Channel("soil", "p/g/sensor/soil", 0, False, ReadingFactory("soil", "%", binary=False))
         pipeline.submit(channel, 12.5, 0.0)
-        message = await box.head()
-        assert (message.topic, message.qos, message.retain) == ("p/g/sensor/soil", 0, False)
-        assert json.loads(message.payload)["value"] == 12.5
+        [(topic, reading, qos, retain)] = box.stored
+        assert (topic, qos, retain) == ("p/g/sensor/soil", 0, False)
+        assert json.loads(reading.payload(1))["value"] == 12.5
 
-    def test_invalid_sample_is_counted_and_not_stored(self, tmp_path: Path) -> None:
+    def test_invalid_sample_is_counted_and_not_stored(self) -> None:
         """NaN and out-of-range values are rejected, counted, and never reach the outbox."""
-        pipeline, box, stats = setup(tmp_path)
+        pipeline, box, stats = setup()
         channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False, maximum=10.0))
         for bad in (float("nan"), 11.0, None):
             pipeline.submit(channel, bad, 0.0)
         assert stats.rejected == 3
         assert len(box) == 0
 
-    def test_filter_returning_none_drops(self, tmp_path: Path) -> None:
+    def test_filter_returning_none_drops(self) -> None:
         """Filters run in order; one that returns None stops the reading."""
-        pipeline, box, _ = setup(tmp_path)
+        pipeline, box, _ = setup()
 
         def only_positive(reading: Reading) -> Reading | None:
             return reading if isinstance(reading.value, float) and reading.value > 0 else None
@@ -48,3 +63,13 @@ class TestPipeline:
         for value in (-1.0, 2.0, -3.0):
             pipeline.submit(channel, value, 0.0)
         assert len(box) == 1
+
+    def test_a_reading_the_outbox_refuses_is_counted_as_rejected(self) -> None:
+        """An InvalidReadingError from the outbox (oversized payload) is a rejection, not a crash."""
+        pipeline, box, stats = setup()
+        box.refuse_above = 5.0
+        channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False))
+        for value in (1.0, 6.0, 2.0):
+            pipeline.submit(channel, value, 0.0)
+        assert stats.rejected == 1
+        assert [r.value for _, r, _, _ in box.stored] == [1.0, 2.0]
