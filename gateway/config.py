@@ -112,7 +112,7 @@ class MqttSection(Model):
     username: Annotated[str, StringConstraints(min_length=1)] | None = None
     password: SecretStr | None = None
     password_file: LaxPath | None = None
-    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    keepalive: Annotated[int, Field(ge=2, le=3600)] = 30
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     qos: Qos = 1
     publish_timeout: Seconds = 10.0

@@ -151,6 +151,7 @@ class DurableOutbox:
             self._work.clear()
             self._urgent.clear()
             if not await self._flush() and not self._stopping:
+                self._work.set()  # what failed is still pending: try again after a pause
                 with suppress(TimeoutError):
                     async with asyncio.timeout(RETRY_INTERVAL):
                         await self._stop_requested.wait()
@@ -191,6 +192,7 @@ class DurableOutbox:
             while self._is_full(message.size) and self._drop_oldest():
                 self._note_drop()
         self._next_seq = seq + 1
+        self._stats.accepted += 1
         self._count += 1
         self._bytes += message.size
         self._empty.clear()

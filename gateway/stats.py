@@ -12,6 +12,7 @@ class Stats:
     """Counters of what happened to readings and to the connection since start."""
 
     started: float = field(default_factory=time.monotonic)
+    accepted: int = 0
     published: int = 0
     rejected: int = 0
     dropped: int = 0
@@ -26,6 +27,7 @@ class Stats:
         """The counters as a JSON-able dict; `buffered` is the outbox depth now."""
         return {
             "uptime": round(time.monotonic() - self.started, 3),
+            "accepted": self.accepted,
             "published": self.published,
             "buffered": buffered,
             "dropped": self.dropped,

@@ -159,8 +159,8 @@ class TestLoadConfig:
 
     def test_found_value_is_shown(self, tmp_path: Path) -> None:
         """The error says what was found."""
-        path = write(tmp_path, "[mqtt]\nkeepalive = 2\n")
-        with pytest.raises(ConfigError, match=r"mqtt.keepalive: .*greater than or equal to 5 \(found 2\)"):
+        path = write(tmp_path, "[mqtt]\nkeepalive = 1\n")
+        with pytest.raises(ConfigError, match=r"mqtt.keepalive: .*greater than or equal to 2 \(found 1\)"):
             load_config(path, environ={})
 
     def test_syntax_error_has_line_and_column(self, tmp_path: Path) -> None:
