@@ -15,10 +15,16 @@ import time
 import aiomqtt
 
 
-async def collect(host: str, port: int, topic: str, count: int, qos: int) -> tuple[list[int], list[str]]:
+async def collect(
+    host: str, port: int, topic: str, count: int, qos: int, client_id: str | None = None
+) -> tuple[list[int], list[str]]:
+    """Subscribe, say `ready`, and collect `count` messages (a persistent session when `client_id` is given)."""
     arrivals: list[int] = []
     payloads: list[str] = []
-    async with aiomqtt.Client(host, port, max_queued_incoming_messages=0) as client:
+    client = aiomqtt.Client(
+        host, port, identifier=client_id, clean_session=client_id is None, max_queued_incoming_messages=0
+    )
+    async with client:
         await client.subscribe(topic, qos=qos)
         print("ready", flush=True)
         messages = client.messages
@@ -34,7 +40,8 @@ async def collect(host: str, port: int, topic: str, count: int, qos: int) -> tup
 
 def main() -> None:
     host, port, topic, count, qos, outfile = sys.argv[1:7]
-    arrivals, payloads = asyncio.run(collect(host, int(port), topic, int(count), int(qos)))
+    client_id = sys.argv[7] if len(sys.argv) > 7 else None
+    arrivals, payloads = asyncio.run(collect(host, int(port), topic, int(count), int(qos), client_id))
     with open(outfile, "w", encoding="utf-8") as handle:
         json.dump({"arrivals": arrivals, "payloads": payloads}, handle)
 

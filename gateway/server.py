@@ -29,6 +29,7 @@ from gateway.stats import Stats
 from gateway.topics import Topics, topic_problem
 
 log = structlog.get_logger(component="server")
+STOP_COUNTS = ("accepted", "published", "rejected", "dropped", "buffered")  # logged at the end of a run
 
 
 class Gateway:
@@ -73,7 +74,8 @@ class Gateway:
             self._close()
             if self._outbox is not None:
                 await self._outbox.close()
-        log.info("stopped", published=self.stats.published, rejected=self.stats.rejected, dropped=self.stats.dropped)
+        counts = self.stats.snapshot(self.buffered)
+        log.info("stopped", **{key: counts[key] for key in STOP_COUNTS})
 
     def _start_up(self) -> list[Sensor]:
         try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +99,7 @@ class OutboxStore:
         db = self._conn()
         db.execute(f"PRAGMA synchronous={'FULL' if batch.durable else 'NORMAL'}")
         try:
-            with db:
+            with _transaction(db):
                 if batch.inserts:
                     db.executemany("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?, ?)", _rows(batch.inserts))
                 if batch.quarantine:
@@ -143,7 +143,7 @@ class OutboxStore:
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we open transactions with `with db:` only where we want them.
+        # isolation_level=None: no implicit transactions; `_transaction` opens them where we want them.
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db = db
         db.execute("PRAGMA journal_mode=WAL")
@@ -151,7 +151,7 @@ class OutboxStore:
         db.execute("PRAGMA foreign_keys=OFF")
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("database disk image is malformed (quick_check failed)")
-        with db:
+        with _transaction(db):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -179,6 +179,19 @@ class OutboxStore:
         if self._db is None:
             raise sqlite3.OperationalError("the outbox database is not open")
         return self._db
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One explicit transaction: the connection is in autocommit mode, where `with db:` would not open one
+    and every row of an executemany would be its own commit (and its own fsync)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _row(message: Message) -> tuple[int, str, bytes, int, int]:
