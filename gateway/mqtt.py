@@ -233,6 +233,8 @@ def connection_error_hint(error: TransportError) -> str:
     text = str(error).lower()
     if isinstance(error, AuthenticationError):
         return "check mqtt.username and the password (file or $CREDENTIALS_DIRECTORY)"
+    if isinstance(error, PublishRefusedError):
+        return "the broker refused one reading (ACL or size limit?); it is retried, then quarantined"
     if "certificate" in text or "ssl" in text or "tls" in text:
         return "check [mqtt.tls] ca_file, the broker's certificate and its host name"
     if "refused" in text:

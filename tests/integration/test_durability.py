@@ -355,3 +355,55 @@ class TestGatewayCrashes:
         judge("SIGTERM mid-stream, then restart", ledger.verdict(expected))
         first_of_second_run = min(seq for seq in ledger.seqs if seq >= mark)
         assert first_of_second_run == mark  # no gap after a clean stop
+
+
+@pytest.fixture
+def acl_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker whose ACL lets gateway `acl` write its status, stats and sensor `ok`, but not sensor `denied`."""
+    workdir = tmp_path / "acl-broker"
+    workdir.mkdir()
+    acl = workdir / "acl"
+    acl.write_text(
+        "topic read pi-mqtt-gateway/#\n"
+        "topic write pi-mqtt-gateway/acl/status\n"
+        "topic write pi-mqtt-gateway/acl/stats\n"
+        "topic write pi-mqtt-gateway/acl/sensor/ok\n",
+        encoding="utf-8",
+    )
+    instance = Broker(workdir, options=["allow_anonymous true", f"acl_file {acl}"])
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+class TestRefusedPublishes:
+    async def test_an_mqtt5_refusal_is_not_delivery_and_ends_in_quarantine(
+        self, acl_broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """A PUBACK with "Not authorized" is not counted as published; after max_attempts it is quarantined."""
+        config = make_config(
+            tmp_path,
+            [
+                {"id": "denied", "kind": "digital_input", "pin": 22, "retain": False},
+                {"id": "ok", "kind": "digital_input", "pin": PIN, "retain": False},
+            ],
+            gateway={"id": "acl"},
+            mqtt=broker_config(acl_broker.host, acl_broker.port, protocol="5"),
+            outbox={"max_attempts": 2},
+        )
+        async with (
+            Ledger(acl_broker, topics("acl"), "acl-ledger") as ledger,
+            running_gateway(config, mock_factory) as gateway,
+        ):
+            await wait_until(lambda: gateway.stats.quarantined == 1, what="the refused reading quarantined")
+            toggle(mock_factory, PIN, 5)
+            await wait_until(lambda: gateway.buffered == 0, what="the rest delivered")
+            stats = gateway.stats
+            assert (stats.accepted, stats.published, stats.quarantined) == (7, 6, 1)
+            assert stats.reconnects >= 1  # each refusal ends the session; the resend starts from the refused one
+            await wait_until(lambda: len(set(ledger.seqs)) >= 6, what="the ledger seeing the six readings of `ok`")
+        # The denied sensor's start-up state (one of seq 1 and 2) never reached a subscriber; all of `ok` did.
+        delivered = set(ledger.seqs)
+        assert len(delivered) == 6
+        assert delivered < set(range(1, 8))
+        assert delivered >= set(range(3, 8))
