@@ -270,16 +270,20 @@ def _run(args: argparse.Namespace, path: Path) -> int:
 
     loaded = _load(path)
     logging_config = loaded.config.logging
-    configure_logging("debug" if args.debug else logging_config.level, logging_config.format, loaded.secrets)
+    scrubber = configure_logging("debug" if args.debug else logging_config.level, logging_config.format, loaded.secrets)
     log = structlog.get_logger(component="cli")
 
+    def reread() -> LoadedConfig:
+        reloaded = _load(path)
+        scrubber.add(reloaded.secrets)  # before any line could mention the new password
+        return reloaded
+
     async def serve() -> None:
-        gateway = Gateway(loaded)
+        gateway = Gateway(loaded, config_source=reread)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, gateway.request_stop)
-        # Reloading arrives with the systemd work; until then SIGHUP must not kill the gateway.
-        loop.add_signal_handler(signal.SIGHUP, lambda: log.warning("SIGHUP ignored: reload is not supported yet"))
+        loop.add_signal_handler(signal.SIGHUP, gateway.request_reload)
         await gateway.serve()
 
     try:

@@ -31,6 +31,10 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = tuple(s for s in secrets if s)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Scrub these too from now on (a reloaded config may bring a new password)."""
+        self.secrets = tuple(dict.fromkeys((*self.secrets, *(s for s in secrets if s))))
+
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)

@@ -5,25 +5,26 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
 from gateway import __version__
 from gateway.broker import connection_settings
-from gateway.config import BinaryInput, PolledSensor, SensorConfig, sensor_unit
+from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
-from gateway.devices.simulation import Simulator
-from gateway.errors import ConfigError, ConfigProblem, StateError
+from gateway.devices.simulation import SimulatedAdcs, Simulator
+from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
 from gateway.pipeline import Channel, Pipeline
 from gateway.publisher import Backoff, Publisher
 from gateway.reading import ReadingFactory
+from gateway.reload import plan_reload
 from gateway.sampler import Sampler, Sensor
-from gateway.settings import LoadedConfig
+from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import resolve_state_dir
 from gateway.stats import Stats
 from gateway.topics import Topics, topic_problem
@@ -36,7 +37,12 @@ class Gateway:
     """One running gateway. `serve()` runs until `request_stop()` (signal handlers call it)."""
 
     def __init__(
-        self, loaded: LoadedConfig, *, pin_factory: Any | None = None, notifier: SystemdNotifier | None = None
+        self,
+        loaded: LoadedConfig,
+        *,
+        pin_factory: Any | None = None,
+        notifier: SystemdNotifier | None = None,
+        config_source: ConfigSource | None = None,
     ) -> None:
         self.config = loaded.config
         self._password = loaded.password
@@ -49,8 +55,15 @@ class Gateway:
         self._stop = asyncio.Event()
         self._drivers: list[Driver] = []
         self._simulator: Simulator | None = None
+        self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
         self._notifier = notifier or SystemdNotifier()
+        self._config_source = config_source
+        self._reload_requested = asyncio.Event()
+        self._reloading = False
+        self._publishing: asyncio.Task[None]
+        self._stop_publishing: asyncio.Event
+        self._sampling: asyncio.Task[None]
 
     @property
     def buffered(self) -> int:
@@ -60,6 +73,10 @@ class Gateway:
     def request_stop(self) -> None:
         """Ask for a graceful shutdown (safe to call from a signal handler, more than once)."""
         self._stop.set()
+
+    def request_reload(self) -> None:
+        """Ask to re-read the config (SIGHUP); requests that arrive during a reload are merged into one more."""
+        self._reload_requested.set()
 
     async def serve(self) -> None:
         """Start, run until stopped, then shut down: flush, `offline`, close the pins."""
@@ -82,7 +99,7 @@ class Gateway:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
-        sensors = self._open_sensors()
+        sensors = self._open_sensors(self.config)
         log.info(
             "starting",
             version=__version__,
@@ -94,38 +111,61 @@ class Gateway:
         )
         return sensors
 
-    def _open_sensors(self) -> list[Sensor]:
-        self._factory = self._injected_factory or open_pin_factory(self.config.gpio.pin_factory)
-        configs = list(self.config.sensors)
-        if self.config.gpio.simulated:
-            self._simulator = Simulator(self._factory, self.state_dir)
+    def _open_sensors(self, config: GatewayConfig) -> list[Sensor]:
+        """Build every sensor of `config` (channels first, so a bad topic opens no device)."""
+        channels = self._channels_for(config)
+        if self._factory is None:
+            self._factory = self._injected_factory or open_pin_factory(config.gpio.pin_factory)
+        configs = list(config.sensors)
+        self._simulator = None
+        if config.gpio.simulated:
+            self._simulator = Simulator(self._factory, self.state_dir, adcs=self._simulated_adcs)
             configs = self._simulator.prepare(configs)
         sensors = []
-        for sensor_config in configs:
+        for sensor_config, channel in zip(configs, channels, strict=True):
             driver = open_sensor(sensor_config, self._factory)
             self._drivers.append(driver)
-            sensors.append(
-                Sensor(
-                    driver,
-                    self._channel(sensor_config),
-                    sensor_config.interval if isinstance(sensor_config, PolledSensor) else None,
-                )
-            )
+            interval = sensor_config.interval if isinstance(sensor_config, PolledSensor) else None
+            sensors.append(Sensor(driver, channel, interval))
         return sensors
 
-    def _channel(self, sensor: SensorConfig) -> Channel:
-        minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
-        factory = ReadingFactory(
-            sensor.id, sensor_unit(sensor), binary=isinstance(sensor, BinaryInput), minimum=minimum, maximum=maximum
-        )
-        qos = sensor.qos if sensor.qos is not None else self.config.mqtt.qos
-        topic = self.topics.sensor(sensor.id)
-        if problem := topic_problem(topic, self.config.mqtt.max_topic_bytes):
-            problems = [ConfigProblem(f'sensors "{sensor.id}"', f"cannot publish to {topic!r}: {problem}")]
+    @staticmethod
+    def _channels_for(config: GatewayConfig) -> list[Channel]:
+        """One channel per sensor; a topic the broker would refuse is a ConfigError naming the sensor."""
+        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+        channels, problems = [], []
+        for sensor in config.sensors:
+            topic = topics.sensor(sensor.id)
+            if problem := topic_problem(topic, config.mqtt.max_topic_bytes):
+                problems.append(ConfigProblem(f'sensors "{sensor.id}"', f"cannot publish to {topic!r}: {problem}"))
+                continue
+            minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
+            unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
+            factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
+            qos = sensor.qos if sensor.qos is not None else config.mqtt.qos
+            channels.append(Channel(sensor.id, topic, qos, sensor.retain, factory))
+        if problems:
             raise ConfigError(None, problems)
-        return Channel(sensor.id, topic, qos, sensor.retain, factory)
+        return channels
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
+        pipeline = Pipeline(outbox, self.stats)
+        async with asyncio.TaskGroup() as group:
+            storing = group.create_task(outbox.run(), name="outbox")
+            publisher = self._start_publisher(group, outbox)
+            self._start_sampling(group, sensors, pipeline)
+            await self._until_ready(publisher)
+            supervising = group.create_task(self._supervise(storing), name="supervisor")
+            while await self._next_request() == "reload":
+                await self._reload(group, outbox, pipeline)
+            log.info("stopping", buffered=len(outbox))
+            self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
+            supervising.cancel()
+            await self._stop_sampling()  # no more edges once we flush
+            await self._stop_publisher()
+            outbox.stop()  # close() writes what is left
+
+    def _start_publisher(self, group: asyncio.TaskGroup, outbox: DurableOutbox) -> Publisher:
         transport = MqttTransport(connection_settings(self.config, self._password, will_topic=self.topics.status))
         publisher = Publisher(
             transport,
@@ -137,24 +177,84 @@ class Gateway:
             flush_timeout=self.config.gateway.shutdown_timeout,
             window=self.config.mqtt.max_inflight,
         )
-        stop_publishing = asyncio.Event()
-        async with asyncio.TaskGroup() as group:
-            storing = group.create_task(outbox.run(), name="outbox")
-            publishing = group.create_task(publisher.run(stop_publishing), name="publisher")
-            sampling = group.create_task(
-                self._sample(Sampler(sensors, Pipeline(outbox, self.stats), self.stats)), name="sampler"
-            )
-            await self._until_ready(publisher)
-            supervising = group.create_task(self._supervise(publishing, sampling, storing), name="supervisor")
-            await self._stop.wait()
-            log.info("stopping", buffered=len(outbox))
-            self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
-            supervising.cancel()
-            sampling.cancel()
-            self._close_drivers()  # no more edges once we flush
-            stop_publishing.set()
-            await publishing
-            outbox.stop()  # close() writes what is left
+        self._stop_publishing = asyncio.Event()
+        self._publishing = group.create_task(publisher.run(self._stop_publishing), name="publisher")
+        return publisher
+
+    async def _stop_publisher(self) -> None:
+        """Flush (within the shutdown timeout), publish `offline` and disconnect."""
+        self._stop_publishing.set()
+        await self._publishing
+
+    def _start_sampling(self, group: asyncio.TaskGroup, sensors: list[Sensor], pipeline: Pipeline) -> None:
+        self._sampling = group.create_task(self._sample(Sampler(sensors, pipeline, self.stats)), name="sampler")
+
+    async def _stop_sampling(self) -> None:
+        self._sampling.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._sampling
+        self._close_drivers()
+
+    async def _next_request(self) -> Literal["stop", "reload"]:
+        """Wait for a stop or a reload request; a stop wins when both are pending."""
+        stop = asyncio.create_task(self._stop.wait())
+        reload = asyncio.create_task(self._reload_requested.wait())
+        try:
+            await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            reload.cancel()
+        if self._stop.is_set():
+            return "stop"
+        self._reload_requested.clear()
+        return "reload"
+
+    async def _reload(self, group: asyncio.TaskGroup, outbox: DurableOutbox, pipeline: Pipeline) -> None:
+        """Apply a new config file: rebuild the sensors and the connection only where they changed."""
+        if self._config_source is None:
+            log.warning("reload ignored: the gateway was not started from a config file")
+            return
+        try:
+            loaded = await asyncio.to_thread(self._config_source)
+            plan = plan_reload(self.config, self._password, loaded.config, loaded.password)
+            self._channels_for(plan.config)  # a topic problem refuses the reload before anything stops
+        except GatewayError as exc:
+            log.error("reload refused, the running configuration is kept", error=str(exc))
+            return
+        if plan.needs_restart:
+            log.warning("reload: these settings take effect at the next restart", settings=list(plan.needs_restart))
+        self._reloading = True
+        try:
+            if plan.sensors_changed and not await self._swap_sensors(group, pipeline, plan.config):
+                return
+            self.config, self._password = plan.config, loaded.password
+            self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
+            if plan.connection_changed:
+                await self._stop_publisher()
+                self._start_publisher(group, outbox)
+        finally:
+            self._reloading = False
+        log.info(
+            "reloaded",
+            sensors=len(self.config.sensors),
+            sensors_rebuilt=plan.sensors_changed,
+            reconnected=plan.connection_changed,
+            buffered=len(outbox),
+        )
+
+    async def _swap_sensors(self, group: asyncio.TaskGroup, pipeline: Pipeline, config: GatewayConfig) -> bool:
+        """Close the running sensors and open `config`'s; if that fails, reopen the old ones. True on success."""
+        await self._stop_sampling()
+        try:
+            sensors = self._open_sensors(config)
+        except GatewayError as exc:
+            self._close_drivers()
+            log.error("reload refused, the running configuration is kept", error=str(exc))
+            sensors = self._open_sensors(self.config)
+            self._start_sampling(group, sensors, pipeline)
+            return False
+        self._start_sampling(group, sensors, pipeline)
+        return True
 
     def _status_line(self) -> str:
         mqtt = self.config.mqtt
@@ -165,17 +265,18 @@ class Gateway:
         )
         return f"STATUS={link}; {self.buffered} buffered, {self.stats.published} published"
 
-    async def _supervise(self, *vital: asyncio.Task[None]) -> None:
+    async def _supervise(self, storing: asyncio.Task[None]) -> None:
         """Ping systemd's watchdog only while the loop runs this task and every vital task is alive."""
         if not self._notifier.enabled:
             return
         interval = self._notifier.watchdog_interval or 10.0
-        while all(not task.done() for task in vital):
+        while self._reloading or all(not task.done() for task in (storing, self._publishing, self._sampling)):
             fields = [self._status_line()]
             if self._notifier.watchdog_interval is not None:
                 fields.append("WATCHDOG=1")
             self._notifier.notify(*fields)
             await asyncio.sleep(interval)
+        vital = (storing, self._publishing, self._sampling)
         log.error("a vital task ended: no more watchdog pings", tasks=[t.get_name() for t in vital if t.done()])
 
     async def _until_ready(self, publisher: Publisher) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,10 @@ class LoadedConfig:
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never appear in any output."""
         return tuple(s for s in (self.password,) if s)
+
+
+# Reads the config again for a reload; raises GatewayError (ConfigError) when it is not valid.
+ConfigSource = Callable[[], LoadedConfig]
 
 
 def config_path(cli_path: str | Path | None, environ: Mapping[str, str]) -> Path:

@@ -86,14 +86,20 @@ def sine(period: float, low: float, high: float, phase: float = 0.0) -> Waveform
     return lambda t: middle + amplitude * math.sin(2 * math.pi * t / period + phase)
 
 
+SimulatedAdcs = dict[tuple[int, int], MockMcp3xxx]  # (SPI port, device) -> the mock chip
+
+
 class Simulator:
     """Prepares mock pins before the devices are built, then drives them while the gateway runs."""
 
-    def __init__(self, factory: MockFactory, state_dir: Path, seed: int | None = None) -> None:
+    def __init__(
+        self, factory: MockFactory, state_dir: Path, seed: int | None = None, adcs: SimulatedAdcs | None = None
+    ) -> None:
         self._factory = factory
         self._state_dir = state_dir
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
-        self._adcs: dict[tuple[int, int], MockMcp3xxx] = {}
+        # Shared with a later Simulator on the same factory (a reload): a mock SPI slave stays attached.
+        self._adcs: SimulatedAdcs = {} if adcs is None else adcs
         self._binary: list[tuple[MockPin, float]] = []
         self._light: list[tuple[MockChargingPin, LightConfig]] = []
         self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,3 +48,31 @@ def start_process(config_path: Path, extra_env: dict[str, str] | None = None) ->
 def broker_config(broker_host: str, broker_port: int, **mqtt: Any) -> dict[str, Any]:
     """The [mqtt] section for a test broker, with fast reconnects."""
     return {"host": broker_host, "port": broker_port, "reconnect_min": 0.1, "reconnect_max": 0.5, **mqtt}
+
+
+class OutputLines:
+    """Reads a child's output on a thread as it comes, so a test can wait for a log line while it runs."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        self._stream = process.stdout
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for raw in self._stream:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    async def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        """The first line containing `text`; fails the test if none comes within `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (found := [line for line in self.lines if text in line]):
+            assert asyncio.get_running_loop().time() < deadline, f"no line with {text!r}; last: {self.lines[-5:]}"
+            await asyncio.sleep(0.05)
+        return found[0]
+
+    def close(self) -> None:
+        """Wait for the reader to reach the end of the output (call after the process ended)."""
+        self._thread.join(timeout=10)
+        self._stream.close()

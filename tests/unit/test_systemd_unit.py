@@ -60,6 +60,10 @@ class TestUnit:
         assert match is not None
         assert float(match.group(1)) <= 1.5
 
+    def test_reload_sends_sighup_to_the_main_process(self) -> None:
+        """`systemctl reload` sends SIGHUP to the gateway itself (which re-reads its config)."""
+        assert unit()["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
+
     def test_waits_for_the_network(self) -> None:
         """The unit starts after network-online.target."""
         assert "network-online.target" in unit()["Unit"]["After"]
