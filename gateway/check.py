@@ -10,21 +10,32 @@ from gateway.broker import connection_settings
 from gateway.devices.probe import pin_factory_for, probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK, GatewayError, TransportError
 from gateway.mqtt import MqttTransport, connection_error_hint
+from gateway.native import native_problems, needed_modules
 from gateway.pinmap import conflicts, read_buses
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
 
-OK, FAIL = "ok  ", "FAIL"
+OK, WARN, FAIL = "ok  ", "warn", "FAIL"
 
 
 async def run_check(loaded: LoadedConfig, *, timeout: float) -> int:
     """Print one line per check; 0 when all pass, 1 otherwise (an invalid config never gets here: 78)."""
     config = loaded.config
     _line(OK, f"config {loaded.path}: {len(config.sensors)} sensor(s)")
-    passed = _check_pins(loaded)
+    passed = _check_native(loaded)
+    passed = _check_pins(loaded) and passed
     passed = await asyncio.to_thread(_check_devices, loaded) and passed
     passed = await _check_broker(loaded, timeout) and passed
     return EX_OK if passed else EX_FAILURE
+
+
+def _check_native(loaded: LoadedConfig) -> bool:
+    problems = native_problems(loaded.config)
+    for problem in problems:
+        _line(FAIL if problem.required else WARN, f"native module {problem}")
+    if not problems:
+        _line(OK, "native modules: " + ", ".join(module.module for module, _ in needed_modules(loaded.config)))
+    return not any(problem.required for problem in problems)
 
 
 def _check_pins(loaded: LoadedConfig) -> bool:

@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--settle", type=float, default=2.0, help="seconds to wait for retained status")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
+    install = commands.add_parser("install-service", help="install and start the systemd service (as root)")
+    install.add_argument("--root", default="/", metavar="DIR", help="install under DIR and run nothing (packaging)")
+    install.add_argument(
+        "--password-file", metavar="FILE", help="the broker password, handed to the service with LoadCredential="
+    )
+    install.add_argument("--no-start", action="store_true", help="enable the service but do not start it now")
+    uninstall = commands.add_parser("uninstall-service", help="stop and remove the service (keeps config, state)")
+    uninstall.add_argument("--root", default="/", metavar="DIR", help="remove from under DIR, run nothing")
+    uninstall.add_argument("--purge", action="store_true", help="also remove the config and the state directory")
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -80,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and `python -m gateway`."""
     args = build_parser().parse_args(argv)
-    from gateway.settings import config_path  # noqa: PLC0415 - pydantic is not needed for --help
+    try:
+        from gateway.settings import config_path  # noqa: PLC0415 - pydantic is not needed for --help
+    except ImportError as exc:  # a compiled dependency missing for this CPU (ARMv6 without piwheels)
+        print(f"pi-mqtt-gateway: {missing_native_message(exc)}", file=sys.stderr)
+        return EX_FAILURE
 
     path = config_path(args.config, os.environ)
     try:
@@ -100,6 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"pi-mqtt-gateway: unexpected error: {exc!r} (run with --debug for the traceback)", file=sys.stderr)
         return EX_FAILURE
+
+
+def missing_native_message(exc: ImportError) -> str:
+    """What to do when pydantic-core (or another compiled module) does not import on this machine."""
+    return (
+        f"a compiled dependency cannot be imported ({exc}). On a Pi 1 or Zero (ARMv6) install it from piwheels: "
+        "pip install --extra-index-url https://www.piwheels.org/simple pydantic-core; see the README's Pi tiers"
+    )
 
 
 def _command_name(args: argparse.Namespace) -> str:
@@ -262,6 +283,30 @@ def _check(args: argparse.Namespace, path: Path) -> int:
     return asyncio.run(run_check(_load(path), timeout=args.timeout))
 
 
+def _install_service(args: argparse.Namespace, _path: Path) -> int:
+    from gateway.install import InstallOptions, install  # noqa: PLC0415
+
+    _require_root_for(Path(args.root))
+    password_file = Path(args.password_file) if args.password_file else None
+    for line in install(InstallOptions(Path(args.root), password_file, start=not args.no_start)):
+        print(line)
+    return EX_OK
+
+
+def _uninstall_service(args: argparse.Namespace, _path: Path) -> int:
+    from gateway.install import uninstall  # noqa: PLC0415
+
+    _require_root_for(Path(args.root))
+    for line in uninstall(Path(args.root), purge=args.purge):
+        print(line)
+    return EX_OK
+
+
+def _require_root_for(root: Path) -> None:
+    if root == Path("/") and os.geteuid() != 0:
+        raise GatewayError("installing the service needs root: run it with sudo (or use --root DIR)")
+
+
 def _run(args: argparse.Namespace, path: Path) -> int:
     import structlog  # noqa: PLC0415
 
@@ -311,5 +356,7 @@ HANDLERS: dict[str, Handler] = {
     "watch": _watch,
     "status": _status,
     "completion": _completion,
+    "install-service": _install_service,
+    "uninstall-service": _uninstall_service,
     "version": _version,
 }
