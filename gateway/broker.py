@@ -6,6 +6,17 @@ from gateway.config import GatewayConfig
 from gateway.mqtt import ConnectionSettings, TlsSettings
 
 
+def insecure_tls_warning(config: GatewayConfig) -> str | None:
+    """The warning to repeat at every start while certificate verification is switched off, else None."""
+    tls = config.mqtt.tls
+    if tls is None or not tls.insecure_no_verify:
+        return None
+    return (
+        "mqtt.tls.insecure_no_verify = true: the broker's certificate and host name are NOT verified; "
+        "anyone on the network path can impersonate the broker and read the password"
+    )
+
+
 def connection_settings(
     config: GatewayConfig, password: str | None, *, will_topic: str | None, client_id: str | None = None
 ) -> ConnectionSettings:
@@ -13,7 +24,12 @@ def connection_settings(
     mqtt = config.mqtt
     tls = None
     if mqtt.tls is not None:
-        tls = TlsSettings(ca_file=mqtt.tls.ca_file, cert_file=mqtt.tls.cert_file, key_file=mqtt.tls.key_file)
+        tls = TlsSettings(
+            ca_file=mqtt.tls.ca_file,
+            cert_file=mqtt.tls.cert_file,
+            key_file=mqtt.tls.key_file,
+            insecure_no_verify=mqtt.tls.insecure_no_verify,
+        )
     return ConnectionSettings(
         host=mqtt.host,
         port=mqtt.effective_port,

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from gateway.broker import connection_settings
+from gateway.broker import connection_settings, insecure_tls_warning
 from gateway.devices.probe import pin_factory_for, probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK, GatewayError, TransportError
 from gateway.mqtt import MqttTransport, connection_error_hint
@@ -25,6 +25,8 @@ async def run_check(loaded: LoadedConfig, *, timeout: float) -> int:
     passed = _check_native(loaded)
     passed = _check_pins(loaded) and passed
     passed = await asyncio.to_thread(_check_devices, loaded) and passed
+    if warning := insecure_tls_warning(config):
+        _line(WARN, warning)
     passed = await _check_broker(loaded, timeout) and passed
     return EX_OK if passed else EX_FAILURE
 

@@ -90,11 +90,15 @@ class GpioSection(Model):
 
 
 class TlsSection(Model):
-    """`[mqtt.tls]`: present means TLS is on; hostname verification is always on."""
+    """`[mqtt.tls]`: present means TLS is on; the broker's certificate and host name are always verified."""
 
     ca_file: LaxPath | None = Field(default=None, description="CA bundle; none means the system CAs")
     cert_file: LaxPath | None = None
     key_file: LaxPath | None = None
+    insecure_no_verify: bool = Field(
+        default=False,
+        description="INSECURE: accept any certificate for any host (anyone on the path can read and forge)",
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> Self:

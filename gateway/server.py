@@ -10,7 +10,7 @@ from typing import Any, Literal
 import structlog
 
 from gateway import __version__
-from gateway.broker import connection_settings
+from gateway.broker import connection_settings, insecure_tls_warning
 from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
@@ -109,6 +109,8 @@ class Gateway:
             simulated=self._simulator is not None,
             broker=f"{self.config.mqtt.host}:{self.config.mqtt.effective_port}",
         )
+        if warning := insecure_tls_warning(self.config):
+            log.warning(warning)
         return sensors
 
     def _open_sensors(self, config: GatewayConfig) -> list[Sensor]:
@@ -230,6 +232,8 @@ class Gateway:
             self.config, self._password = plan.config, loaded.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
             if plan.connection_changed:
+                if warning := insecure_tls_warning(self.config):
+                    log.warning(warning)
                 await self._stop_publisher()
                 self._start_publisher(group, outbox)
         finally:

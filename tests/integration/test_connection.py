@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from structlog.testing import capture_logs
 
 from tests.conftest import make_config
 from tests.integration.broker import Broker
@@ -48,9 +49,14 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
 
 
 def make_server_cert(
-    directory: Path, ca: tuple[Path, Path], names: str = "DNS:localhost,IP:127.0.0.1", stem: str = "server"
+    directory: Path,
+    ca: tuple[Path, Path],
+    names: str = "DNS:localhost,IP:127.0.0.1",
+    stem: str = "server",
+    *,
+    expired: bool = False,
 ) -> tuple[Path, Path]:
-    """A certificate for `names` (subjectAltName) signed by `ca`: a server's, or a client's."""
+    """A certificate for `names` (subjectAltName) signed by `ca`: a server's, or a client's (or an expired one)."""
     cert, key, csr, ext = (directory / f"{stem}.{n}" for n in ("crt", "key", "csr", "cnf"))
     openssl(
         "req",
@@ -67,6 +73,9 @@ def make_server_cert(
         "/CN=localhost",
     )
     ext.write_text(f"subjectAltName={names}\n", encoding="ascii")
+    if expired:
+        sign_expired(directory, ca, csr, ext, cert)
+        return cert, key
     openssl(
         "x509",
         "-req",
@@ -87,14 +96,31 @@ def make_server_cert(
     return cert, key
 
 
+def sign_expired(directory: Path, ca: tuple[Path, Path], csr: Path, ext: Path, cert: Path) -> None:
+    """Sign `csr` valid only in January 2020 (`openssl x509` cannot back-date; `openssl ca` can)."""
+    database = directory / "ca-db"
+    database.mkdir()
+    (database / "index.txt").write_text("", encoding="ascii")
+    config = directory / "ca.cnf"
+    config.write_text(
+        f"[ca]\ndefault_ca = test\n[test]\ndatabase = {database}/index.txt\nnew_certs_dir = {database}\n"
+        f"serial = {database}/serial\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+        encoding="ascii",
+    )
+    openssl(
+        "ca", "-batch", "-config", config, "-cert", ca[0], "-keyfile", ca[1], "-in", csr, "-out", cert,
+        "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-extfile", ext, "-create_serial",
+    )  # fmt: skip
+
+
 @contextmanager
 def started_tls_broker(
-    workdir: Path, names: str = "DNS:localhost,IP:127.0.0.1", options: Sequence[str] = ()
+    workdir: Path, names: str = "DNS:localhost,IP:127.0.0.1", options: Sequence[str] = (), *, expired: bool = False
 ) -> Iterator[tuple[Broker, tuple[Path, Path]]]:
     """A broker with a TLS listener whose certificate (for `names`) a fresh CA signed; yields it and the CA."""
     workdir.mkdir()
     ca = make_ca(workdir, "ca")
-    cert, key = make_server_cert(workdir, ca, names=names)
+    cert, key = make_server_cert(workdir, ca, names=names, expired=expired)
     broker = Broker(workdir, listener_options=[f"cafile {ca[0]}", f"certfile {cert}", f"keyfile {key}", *options])
     broker.start()
     try:
@@ -215,6 +241,33 @@ class TestTls:
                 await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
                 assert "hostname" in (gateway.stats.last_error or "").lower()
                 assert gateway.stats.published == 0
+
+    async def test_an_expired_server_certificate_is_refused(self, tmp_path: Path, mock_factory: MockFactory) -> None:
+        """A broker certificate that expired in 2020 (right CA, right name) is refused: no fallback."""
+        with started_tls_broker(tmp_path / "tls-expired", expired=True) as (broker, ca):
+            mqtt = broker_config("localhost", broker.port, tls={"ca_file": str(ca[0])})
+            config = make_config(tmp_path, SENSOR, gateway={"id": "tls-expired"}, mqtt=mqtt)
+            async with running_gateway(config, mock_factory) as gateway:
+                await wait_until(lambda: gateway.stats.last_error is not None, what="a TLS error")
+                assert "expired" in (gateway.stats.last_error or "").lower()
+                assert gateway.stats.published == 0
+
+    async def test_insecure_no_verify_connects_to_anything_and_warns_at_start(
+        self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """The only way past verification is the option named insecure, and it logs a warning at every start."""
+        broker, _ca = tls_broker
+        other_ca, _key = make_ca(tmp_path, "other-ca")
+        tls = {"ca_file": str(other_ca), "insecure_no_verify": True}
+        config = make_config(
+            tmp_path, SENSOR, gateway={"id": "tls-insecure"}, mqtt=broker_config("127.0.0.1", broker.port, tls=tls)
+        )
+        for _start in range(2):
+            with capture_logs() as logs:
+                async with running_gateway(config, mock_factory) as gateway:
+                    await wait_until(lambda: gateway.stats.published >= 1, what="a reading without verification")
+            warnings = [line for line in logs if "NOT verified" in line["event"]]
+            assert [line["log_level"] for line in warnings] == ["warning"]
 
     async def test_plaintext_to_the_tls_port_never_connects(
         self, tls_broker: tuple[Broker, Path], tmp_path: Path, mock_factory: MockFactory
