@@ -333,6 +333,75 @@ SensorConfig = Annotated[
 ]
 
 
+class OutputBase(Model):
+    """Keys every output has: its pin, polarity, and the safety rules applied to commands."""
+
+    id: Identifier
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    pin: BcmPin
+    active_high: bool = True
+    qos: Qos | None = Field(default=None, description="QoS of the published state; default: mqtt.qos")
+    max_on: Seconds | None = Field(default=None, description="seconds after which an output left on is turned off")
+    failsafe: Literal["off", "on", "keep"] = Field(
+        default="off", description="state at shutdown, and after failsafe_after seconds without the broker"
+    )
+    failsafe_after: Seconds | None = Field(default=None, description="broker lost this long -> failsafe state")
+    interlock: Annotated[tuple[Identifier, ...], Field(strict=False)] = Field(
+        default=(), description="outputs that must never be on together with this one"
+    )
+    max_commands_per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 5.0
+    retained_commands: Literal["ignore", "apply"] = Field(
+        default="ignore", description="a retained `set` found at start-up (older than the gateway) is ..."
+    )
+
+    def pins(self) -> dict[str, int]:
+        """The BCM pins this output uses, by role."""
+        return {"pin": self.pin}
+
+
+class SwitchOutputBase(OutputBase):
+    """An on/off output."""
+
+    initial: Literal["ON", "OFF"] = "OFF"
+
+
+class RelayConfig(SwitchOutputBase):
+    """A relay module (often active low: set active_high = false)."""
+
+    kind: Literal["relay"]
+
+
+class DigitalOutputConfig(SwitchOutputBase):
+    """Any on/off output pin."""
+
+    kind: Literal["digital_output"]
+
+
+class LedConfig(SwitchOutputBase):
+    """An LED."""
+
+    kind: Literal["led"]
+
+
+class BuzzerConfig(SwitchOutputBase):
+    """An active buzzer."""
+
+    kind: Literal["buzzer"]
+
+
+class PwmConfig(OutputBase):
+    """A PWM output (dimmable LED, fan, motor driver): value 0..1 at `frequency` Hz."""
+
+    kind: Literal["pwm"]
+    initial: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=False)] = 0.0
+    frequency: Annotated[int, Field(ge=1, le=40_000)] = 100
+
+
+OutputConfig = Annotated[
+    RelayConfig | DigitalOutputConfig | LedConfig | BuzzerConfig | PwmConfig, Field(discriminator="kind")
+]
+
+
 class GatewayConfig(Model):
     """The whole configuration file."""
 
@@ -342,21 +411,33 @@ class GatewayConfig(Model):
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     sensors: Annotated[tuple[SensorConfig, ...], Field(strict=False)] = ()
+    outputs: Annotated[tuple[OutputConfig, ...], Field(strict=False)] = ()
 
     @model_validator(mode="after")
     def _ids_unique(self) -> Self:
         seen: set[str] = set()
-        for sensor in self.sensors:
-            if sensor.id in seen:
-                raise ValueError(f"sensor id {sensor.id!r} is used twice")
-            seen.add(sensor.id)
+        for device in (*self.sensors, *self.outputs):
+            if device.id in seen:
+                raise ValueError(f"id {device.id!r} is used twice (sensor and output ids share one namespace)")
+            seen.add(device.id)
+        return self
+
+    @model_validator(mode="after")
+    def _interlocks_name_outputs(self) -> Self:
+        outputs = {output.id: output for output in self.outputs}
+        for output in self.outputs:
+            for other in output.interlock:
+                if other == output.id or other not in outputs:
+                    raise ValueError(f"output {output.id!r}: interlock {other!r} is not another output")
+                if _initially_on(output) and _initially_on(outputs[other]):
+                    raise ValueError(f"outputs {output.id!r} and {other!r} are interlocked but both start on")
         return self
 
     @model_validator(mode="after")
     def _pins_not_shared(self) -> Self:
         owners: dict[int, str] = {}
         spi_users: dict[tuple[int, int], str] = {}
-        for sensor in self.sensors:
+        for sensor in (*self.sensors, *self.outputs):
             if isinstance(sensor, Mcp3xxxConfig):
                 # Several channels (and chips on other selects) share one SPI bus: that is not a conflict.
                 bus = (sensor.port, sensor.device)
@@ -374,6 +455,13 @@ class GatewayConfig(Model):
                     raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
         return self
 
+    def output(self, output_id: str) -> OutputConfig:
+        """The output with this id (KeyError when there is none)."""
+        for output in self.outputs:
+            if output.id == output_id:
+                return output
+        raise KeyError(output_id)
+
     def sensor(self, sensor_id: str) -> SensorConfig:
         """The sensor with this id (KeyError when there is none)."""
         for sensor in self.sensors:
@@ -388,3 +476,7 @@ DEFAULT_UNITS: dict[str, str] = {"cpu_temperature": "°C", "distance": "m", "dis
 def sensor_unit(sensor: SensorConfig) -> str | None:
     """The unit published with a sensor's readings: configured, else the kind's default."""
     return sensor.unit if sensor.unit is not None else DEFAULT_UNITS.get(sensor.kind)
+
+
+def _initially_on(output: OutputConfig) -> bool:
+    return output.initial == "ON" if isinstance(output, SwitchOutputBase) else output.initial > 0

@@ -63,6 +63,14 @@ class InvalidReadingError(GatewayError):
         super().__init__(f"sensor {sensor!r}: {reason}")
 
 
+class InvalidCommandError(GatewayError):
+    """An MQTT command payload that is not a valid command for its output; the output does not move."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class TransportError(GatewayError):
     """The MQTT connection failed or was lost (wraps aiomqtt's errors)."""
 

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from gateway.broker import connection_settings
 from gateway.errors import TransportError
-from gateway.mqtt import MqttSession, MqttTransport
+from gateway.mqtt import InboundMessage, MqttSession, MqttTransport
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
 from gateway.store import DB_FILE, read_summary
@@ -118,15 +118,15 @@ async def _collect(session: MqttSession, topics: Topics, snapshot: Snapshot, sec
     deadline = time.monotonic() + seconds
     messages = session.messages()
     # One pending receive, waited on without cancelling: cancelling it would close the generator.
-    receive: asyncio.Task[tuple[str, bytes, bool]] | None = None
+    receive: asyncio.Task[InboundMessage] | None = None
     try:
         while (remaining := deadline - time.monotonic()) > 0:
             receive = receive or asyncio.ensure_future(anext(messages))
             done, _ = await asyncio.wait({receive}, timeout=min(remaining, 1.0))
             if receive in done:
-                topic, payload, _retained = receive.result()
+                message = receive.result()
                 receive = None
-                snapshot.apply(topics, topic, payload)
+                snapshot.apply(topics, message.topic, message.payload)
             if on_update is not None:
                 on_update(snapshot)
     finally:

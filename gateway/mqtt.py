@@ -11,7 +11,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,21 +128,18 @@ class MqttSession:
         """Subscribe to a topic filter."""
         await _translated(self._client.subscribe(topic_filter, qos=qos, timeout=self._timeout))
 
-    async def messages(self) -> AsyncIterator[tuple[str, bytes, bool]]:
-        """Incoming (topic, payload, retained) until the connection is lost (then TransportError)."""
+    async def messages(self) -> AsyncIterator[InboundMessage]:
+        """Incoming messages until the connection is lost (then TransportError)."""
         iterator = self._client.messages.__aiter__()
         while True:
-            message = await _translated(iterator.__anext__())
-            payload = message.payload
-            if isinstance(payload, bytes | bytearray):
-                body = bytes(payload)
-            else:
-                body = b"" if payload is None else str(payload).encode()
-            yield str(message.topic), body, bool(message.retain)
+            yield _inbound(await _translated(iterator.__anext__()))
 
-    async def wait_closed(self) -> NoReturn:
-        """Return only by raising TransportError once the connection is lost (keepalive or socket error)."""
-        reader = asyncio.create_task(_translated(self._drain_messages()))
+    async def wait_closed(self, on_message: Callable[[InboundMessage], None] | None = None) -> NoReturn:
+        """Return only by raising TransportError once the connection is lost (keepalive or socket error).
+
+        It reads the incoming messages meanwhile and hands each one to `on_message`, on the loop.
+        """
+        reader = asyncio.create_task(_translated(self._drain_messages(on_message)))
         try:
             while not reader.done():
                 await asyncio.wait({reader}, timeout=1.0)
@@ -153,10 +150,29 @@ class MqttSession:
             reader.cancel()
         raise TransportError("connection closed")
 
-    async def _drain_messages(self) -> None:
+    async def _drain_messages(self, on_message: Callable[[InboundMessage], None] | None) -> None:
         # aiomqtt raises MqttError from the iterator as soon as paho reports the disconnection.
-        async for _message in self._client.messages:
-            pass
+        async for message in self._client.messages:
+            if on_message is not None:
+                on_message(_inbound(message))
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message the broker delivered to us; `retained` means it was stored before we subscribed."""
+
+    topic: str
+    payload: bytes
+    retained: bool
+
+
+def _inbound(message: aiomqtt.Message) -> InboundMessage:
+    payload = message.payload
+    if isinstance(payload, bytes | bytearray):
+        body = bytes(payload)
+    else:
+        body = b"" if payload is None else str(payload).encode()
+    return InboundMessage(str(message.topic), body, bool(message.retain))
 
 
 class MqttTransport:

@@ -10,12 +10,12 @@ import asyncio
 import random
 from collections.abc import Coroutine
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from gateway.errors import AuthenticationError, PublishRefusedError, TransportError
-from gateway.mqtt import MqttSession, MqttTransport, connection_error_hint
+from gateway.mqtt import InboundMessage, MqttSession, MqttTransport, connection_error_hint
 from gateway.outbox import Message, Outbox
 from gateway.stats import Stats
 from gateway.topics import Topics
@@ -44,6 +44,20 @@ class Backoff:
         self._attempt = 0
 
 
+class CommandReceiver(Protocol):
+    """Where commands go (the outputs): it must never raise for a bad payload."""
+
+    @property
+    def subscription(self) -> str | None:
+        """The topic filter to subscribe to on every connection, or None for none."""
+
+    def receive(self, message: InboundMessage) -> None:
+        """Handle one incoming message."""
+
+    def link_changed(self, connected: bool) -> None:
+        """The broker connection came (True) or went (False)."""
+
+
 class Publisher:
     """Owns the broker connection: `online` after each connect, stats, the drain, `offline` at stop."""
 
@@ -58,6 +72,7 @@ class Publisher:
         stats_interval: float,
         flush_timeout: float,
         window: int = 10,
+        receiver: CommandReceiver | None = None,
     ) -> None:
         self._transport = transport
         self._outbox = outbox
@@ -67,6 +82,7 @@ class Publisher:
         self._stats_interval = stats_interval
         self._flush_timeout = flush_timeout
         self._window = window
+        self._receiver = receiver
         self._in_flight: _Window | None = None
         self._acked_in_session = False
         self.connected = asyncio.Event()
@@ -74,6 +90,8 @@ class Publisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, publish and reconnect until `stop` is set; then flush, say `offline` and disconnect."""
+        if self._receiver is not None:
+            self._receiver.link_changed(False)  # not connected yet: failsafe timers run from the start
         while not stop.is_set():
             try:
                 async with self._transport.connect() as session:
@@ -84,6 +102,8 @@ class Publisher:
                 self._blame(exc)
                 self._on_connection_failed(exc)
             finally:
+                if self._receiver is not None and self.connected.is_set():
+                    self._receiver.link_changed(False)
                 self.connected.clear()
                 self._stats.connected = False
             with suppress(TimeoutError):
@@ -101,6 +121,8 @@ class Publisher:
         self._stats.connected = True
         self.connected.set()
         self.first_attempt_done.set()
+        if self._receiver is not None:
+            self._receiver.link_changed(True)
 
     def _on_connection_failed(self, exc: TransportError) -> None:
         self.first_attempt_done.set()
@@ -121,9 +143,12 @@ class Publisher:
         self._acked_in_session = False
         window = self._in_flight = _Window(self._window)
         await session.publish(self._topics.status, b"online", qos=1, retain=True)
+        subscription = self._receiver.subscription if self._receiver is not None else None
+        if subscription is not None:
+            await session.subscribe(subscription, qos=1)  # our own subtree only
         tasks: set[asyncio.Future[Any]] = {
             asyncio.create_task(self._drain(session, window), name="drain"),
-            asyncio.create_task(session.wait_closed(), name="watch"),
+            asyncio.create_task(session.wait_closed(self._on_message), name="watch"),
             asyncio.create_task(self._publish_stats(session), name="stats"),
             window.failed,  # a publish that failed ends the session
         }
@@ -140,6 +165,14 @@ class Publisher:
             for task in (*tasks, stopping):
                 task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
+
+    def _on_message(self, message: InboundMessage) -> None:
+        if self._receiver is None:
+            return
+        try:
+            self._receiver.receive(message)
+        except Exception as exc:  # noqa: BLE001 - a command must never take the connection or the gateway down
+            log.error("command handling failed", topic=message.topic[:200], error=f"{type(exc).__name__}: {exc}")
 
     async def _flush(self, tasks: set[asyncio.Future[Any]]) -> None:
         """Let the drain empty the outbox for at most `flush_timeout` seconds (or until the link fails)."""

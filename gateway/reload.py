@@ -20,6 +20,7 @@ class ReloadPlan:
 
     config: GatewayConfig
     sensors_changed: bool
+    outputs_changed: bool  # outputs are rebuilt at their initial state, and the connection with them
     connection_changed: bool
     needs_restart: tuple[str, ...]  # settings whose change waits for the next restart
 
@@ -43,7 +44,14 @@ def plan_reload(
         new_password,
     )
     sensors_changed = _channel_settings(running) != _channel_settings(config)
-    return ReloadPlan(config, sensors_changed, connection_changed, tuple(needs_restart))
+    outputs_changed = (running.outputs, running.gateway.id, running.gateway.topic_prefix, running.mqtt.qos) != (
+        config.outputs,
+        config.gateway.id,
+        config.gateway.topic_prefix,
+        config.mqtt.qos,
+    )
+    connection_changed = connection_changed or outputs_changed  # the command subscription goes with them
+    return ReloadPlan(config, sensors_changed, outputs_changed, connection_changed, tuple(needs_restart))
 
 
 def _channel_settings(config: GatewayConfig) -> tuple[object, ...]:

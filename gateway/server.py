@@ -12,6 +12,7 @@ import structlog
 from gateway import __version__
 from gateway.broker import connection_settings, insecure_tls_warning
 from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
+from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
@@ -19,6 +20,7 @@ from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
+from gateway.outputs import Outputs
 from gateway.pipeline import Channel, Pipeline
 from gateway.publisher import Backoff, Publisher
 from gateway.reading import ReadingFactory
@@ -57,6 +59,7 @@ class Gateway:
         self._simulator: Simulator | None = None
         self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
+        self._outputs: Outputs | None = None
         self._notifier = notifier or SystemdNotifier()
         self._config_source = config_source
         self._reload_requested = asyncio.Event()
@@ -116,8 +119,7 @@ class Gateway:
     def _open_sensors(self, config: GatewayConfig) -> list[Sensor]:
         """Build every sensor of `config` (channels first, so a bad topic opens no device)."""
         channels = self._channels_for(config)
-        if self._factory is None:
-            self._factory = self._injected_factory or open_pin_factory(config.gpio.pin_factory)
+        self._pin_factory(config)
         configs = list(config.sensors)
         self._simulator = None
         if config.gpio.simulated:
@@ -152,6 +154,8 @@ class Gateway:
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
         pipeline = Pipeline(outbox, self.stats)
+        self._outputs = self._open_outputs(self.config, outbox)
+        self._outputs.publish_states()
         async with asyncio.TaskGroup() as group:
             storing = group.create_task(outbox.run(), name="outbox")
             publisher = self._start_publisher(group, outbox)
@@ -164,6 +168,7 @@ class Gateway:
             self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
             supervising.cancel()
             await self._stop_sampling()  # no more edges once we flush
+            self._outputs.shut_down()  # failsafe states, published with the flush
             await self._stop_publisher()
             outbox.stop()  # close() writes what is left
 
@@ -178,6 +183,7 @@ class Gateway:
             stats_interval=self.config.gateway.stats_interval,
             flush_timeout=self.config.gateway.shutdown_timeout,
             window=self.config.mqtt.max_inflight,
+            receiver=self._outputs,
         )
         self._stop_publishing = asyncio.Event()
         self._publishing = group.create_task(publisher.run(self._stop_publishing), name="publisher")
@@ -187,6 +193,26 @@ class Gateway:
         """Flush (within the shutdown timeout), publish `offline` and disconnect."""
         self._stop_publishing.set()
         await self._publishing
+
+    def _open_outputs(self, config: GatewayConfig, outbox: DurableOutbox) -> Outputs:
+        """Build every output of `config` at its initial state (all or none: a failure closes the rest)."""
+        factory = self._pin_factory(config)
+        drivers: list[OutputDriver] = []
+        try:
+            for output in config.outputs:
+                drivers.append(open_output(output, factory))
+        except GatewayError:
+            for driver in drivers:
+                with suppress(Exception):
+                    driver.close()
+            raise
+        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+        return Outputs(drivers, outbox, topics, self.stats, default_qos=config.mqtt.qos)
+
+    def _pin_factory(self, config: GatewayConfig) -> Any:
+        if self._factory is None:
+            self._factory = self._injected_factory or open_pin_factory(config.gpio.pin_factory)
+        return self._factory
 
     def _start_sampling(self, group: asyncio.TaskGroup, sensors: list[Sensor], pipeline: Pipeline) -> None:
         self._sampling = group.create_task(self._sample(Sampler(sensors, pipeline, self.stats)), name="sampler")
@@ -229,7 +255,10 @@ class Gateway:
         try:
             if plan.sensors_changed and not await self._swap_sensors(group, pipeline, plan.config):
                 return
-            self.config, self._password = plan.config, loaded.password
+            config = plan.config
+            if plan.outputs_changed and not self._swap_outputs(config, outbox):
+                config = config.model_copy(update={"outputs": self.config.outputs})
+            self.config, self._password = config, loaded.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
             if plan.connection_changed:
                 if warning := insecure_tls_warning(self.config):
@@ -242,9 +271,25 @@ class Gateway:
             "reloaded",
             sensors=len(self.config.sensors),
             sensors_rebuilt=plan.sensors_changed,
+            outputs_rebuilt=plan.outputs_changed,
             reconnected=plan.connection_changed,
             buffered=len(outbox),
         )
+
+    def _swap_outputs(self, config: GatewayConfig, outbox: DurableOutbox) -> bool:
+        """Close the outputs and open `config`'s at their initial states; on failure reopen the old ones."""
+        old = self.config
+        if self._outputs is not None:
+            self._outputs.close()
+        try:
+            self._outputs = self._open_outputs(config, outbox)
+        except GatewayError as exc:
+            log.error("reload of the outputs refused, the running outputs are kept", error=str(exc))
+            self._outputs = self._open_outputs(old, outbox)
+            self._outputs.publish_states()
+            return False
+        self._outputs.publish_states()
+        return True
 
     async def _swap_sensors(self, group: asyncio.TaskGroup, pipeline: Pipeline, config: GatewayConfig) -> bool:
         """Close the running sensors and open `config`'s; if that fails, reopen the old ones. True on success."""
@@ -310,6 +355,9 @@ class Gateway:
 
     def _close(self) -> None:
         self._close_drivers()
+        if self._outputs is not None:
+            with suppress(Exception):
+                self._outputs.close()
         if self._factory is not None and self._injected_factory is None:
             with suppress(Exception):
                 close_pin_factory(self._factory)

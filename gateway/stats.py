@@ -19,6 +19,8 @@ class Stats:
     quarantined: int = 0
     read_errors: int = 0
     reconnects: int = 0
+    commands: int = 0
+    commands_rejected: int = 0
     connected: bool = False
     storage: str = "ok"
     last_error: str | None = None
@@ -35,6 +37,8 @@ class Stats:
             "quarantined": self.quarantined,
             "read_errors": self.read_errors,
             "reconnects": self.reconnects,
+            "commands": self.commands,
+            "commands_rejected": self.commands_rejected,
             "connected": self.connected,
             "storage": self.storage,
             "last_error": self.last_error,

@@ -31,6 +31,23 @@ class Topics:
         """Where a sensor's readings go."""
         return f"{self.base}/sensor/{sensor_id}"
 
+    def output(self, output_id: str) -> str:
+        """Where an output's actual state goes (retained)."""
+        return f"{self.base}/output/{output_id}"
+
+    @property
+    def commands(self) -> str:
+        """The one filter the gateway subscribes to: commands for its own outputs."""
+        return f"{self.base}/output/+/set"
+
+    def command_target(self, topic: str) -> str | None:
+        """The output id of a command topic `<base>/output/<id>/set`, or None for any other topic."""
+        head, tail = f"{self.base}/output/", "/set"
+        if not (topic.startswith(head) and topic.endswith(tail)) or len(topic) <= len(head) + len(tail):
+            return None
+        output_id = topic[len(head) : -len(tail)]
+        return None if "/" in output_id else output_id
+
     def all(self) -> str:
         """A filter for everything this gateway publishes."""
         return f"{self.base}/#"

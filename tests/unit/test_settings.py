@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from gateway.config import GatewayConfig, SensorConfig
+from gateway.config import GatewayConfig, OutputConfig, SensorConfig
 from gateway.errors import ConfigError
 from gateway.settings import load_config
 
@@ -25,11 +25,18 @@ def field_names(model: type[BaseModel]) -> list[str]:
 SECTIONS = {
     name: field_names(typing.cast(type[BaseModel], info.annotation))
     for name, info in GatewayConfig.model_fields.items()
-    if name != "sensors"
+    if name not in {"sensors", "outputs"}
 }
-SENSOR_MODELS = typing.get_args(typing.get_args(SensorConfig)[0])
-SENSOR_KINDS = [typing.get_args(model.model_fields["kind"].annotation)[0] for model in SENSOR_MODELS]
-SENSOR_KEYS = sorted({key for model in SENSOR_MODELS for key in model.model_fields})
+
+
+def kinds_and_keys(union: object) -> tuple[list[str], list[str]]:
+    """The `kind` values and every key of a discriminated union of models."""
+    models = typing.get_args(typing.get_args(union)[0])
+    kinds = [typing.get_args(model.model_fields["kind"].annotation)[0] for model in models]
+    return kinds, sorted({key for model in models for key in model.model_fields})
+
+
+DEVICE_TABLES = {"sensors": kinds_and_keys(SensorConfig), "outputs": kinds_and_keys(OutputConfig)}
 
 scalars = st.one_of(
     st.booleans(),
@@ -46,11 +53,12 @@ values = st.recursive(
 
 
 @st.composite
-def sensor_tables(draw: st.DrawFn) -> dict[str, Any]:
-    keys = draw(st.lists(st.sampled_from(SENSOR_KEYS), max_size=6, unique=True))
-    table: dict[str, Any] = {key: draw(values) for key in keys}
+def device_tables(draw: st.DrawFn, section: str) -> dict[str, Any]:
+    kinds, keys = DEVICE_TABLES[section]
+    chosen = draw(st.lists(st.sampled_from(keys), max_size=6, unique=True))
+    table: dict[str, Any] = {key: draw(values) for key in chosen}
     if draw(st.booleans()):
-        table["kind"] = draw(st.sampled_from(SENSOR_KINDS))
+        table["kind"] = draw(st.sampled_from(kinds))
     if draw(st.booleans()):
         table["id"] = draw(st.text(max_size=12))
     return table
@@ -63,8 +71,9 @@ def config_documents(draw: st.DrawFn) -> dict[str, Any]:
     for section in draw(st.lists(st.sampled_from(sorted(SECTIONS)), unique=True)):
         keys = draw(st.lists(st.sampled_from(SECTIONS[section]) | st.text(max_size=8), max_size=5, unique=True))
         document[section] = {key: draw(values) for key in keys}
-    if draw(st.booleans()):
-        document["sensors"] = draw(st.lists(sensor_tables(), max_size=3))
+    for section in DEVICE_TABLES:
+        if draw(st.booleans()):
+            document[section] = draw(st.lists(device_tables(section), max_size=3))
     return document
 
 

@@ -1,0 +1,63 @@
+"""Output drivers over gpiozero: on/off pins (relay, LED, buzzer) and PWM.
+
+Every gpiozero error is translated once into DeviceError; nothing above sees gpiozero's types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gpiozero
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from gateway.config import BuzzerConfig, LedConfig, OutputConfig, PwmConfig
+from gateway.errors import DeviceError
+
+
+class OutputDriver:
+    """One output pin. `value` is 0.0/1.0 for on/off outputs and 0..1 for PWM."""
+
+    def __init__(self, config: OutputConfig, device: Any) -> None:
+        self.config = config
+        self.pwm = isinstance(config, PwmConfig)
+        self._device = device
+
+    @property
+    def value(self) -> float:
+        """The output's level now (what gpiozero drives, not what was last asked for)."""
+        return float(self._device.value)
+
+    def set(self, value: float) -> None:
+        """Drive the output: any value > 0 is on for an on/off output."""
+        try:
+            if self.pwm:
+                self._device.value = value
+            elif value > 0:
+                self._device.on()
+            else:
+                self._device.off()
+        except Exception as exc:
+            raise DeviceError(f"output {self.config.id!r}: cannot set {value}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the pin (gpiozero leaves it as an input)."""
+        self._device.close()
+
+
+def open_output(config: OutputConfig, factory: Any) -> OutputDriver:
+    """The driver for one configured output, built on `factory`, at its `initial` state."""
+    options: dict[str, Any] = {"active_high": config.active_high, "pin_factory": factory}
+    if isinstance(config, PwmConfig):
+        if isinstance(factory, MockFactory):
+            factory.pin(config.pin, pin_class=MockPWMPin)  # a mock pin must be a PWM pin before the device exists
+        device_class: Any = gpiozero.PWMOutputDevice
+        options |= {"initial_value": config.initial, "frequency": config.frequency}
+    else:
+        device_class = {LedConfig: gpiozero.LED, BuzzerConfig: gpiozero.Buzzer}.get(
+            type(config), gpiozero.DigitalOutputDevice
+        )
+        options["initial_value"] = config.initial == "ON"
+    try:
+        return OutputDriver(config, device_class(config.pin, **options))
+    except Exception as exc:
+        raise DeviceError(f"output {config.id!r}: cannot set up {device_class.__name__}: {exc}") from exc
