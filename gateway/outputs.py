@@ -12,6 +12,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 import structlog
 
@@ -29,6 +31,21 @@ log = structlog.get_logger(component="outputs")
 REFUSAL_LOG_INTERVAL = 10.0
 REMEMBERED_IDS = 64  # command ids kept per output to recognise a redelivery
 Clock = Callable[[], float]
+
+
+class Timer(Protocol):
+    """A scheduled call that can be cancelled (an asyncio.TimerHandle)."""
+
+    def cancel(self) -> None:
+        """Do not run it."""
+
+
+Schedule = Callable[[float, Callable[[], None]], Timer]
+
+
+def call_later(delay: float, callback: Callable[[], None]) -> Timer:
+    """The real scheduler: the running loop's call_later."""
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 class RateLimit:
@@ -62,9 +79,9 @@ class _Output:
     topic: str
     qos: int
     seen_ids: deque[str] = field(default_factory=lambda: deque(maxlen=REMEMBERED_IDS))
-    pulse: asyncio.TimerHandle | None = None
-    max_on: asyncio.TimerHandle | None = None
-    failsafe: asyncio.TimerHandle | None = None
+    pulse: Timer | None = None
+    max_on: Timer | None = None
+    failsafe: Timer | None = None
 
     @property
     def config(self) -> OutputConfig:
@@ -87,6 +104,7 @@ class Outputs:
         *,
         default_qos: int,
         clock: Clock = time.monotonic,
+        schedule: Schedule = call_later,
     ) -> None:
         self._sink = sink
         self._topics = topics
@@ -104,6 +122,7 @@ class Outputs:
         self._partners = _interlock_partners([d.config for d in drivers])
         self._refusals: dict[str, tuple[float, int]] = {}  # output (or "?") -> (last logged, refused since)
         self._clock = clock
+        self._schedule = schedule
 
     @property
     def subscription(self) -> str | None:
@@ -137,14 +156,15 @@ class Outputs:
 
     def link_changed(self, connected: bool) -> None:
         """The broker connection came or went: arm or disarm each output's failsafe timer."""
-        loop = asyncio.get_running_loop()
         for output in self._outputs.values():
             if output.failsafe is not None:
                 output.failsafe.cancel()
                 output.failsafe = None
             after, state = output.config.failsafe_after, output.config.failsafe
             if not connected and after is not None and state != "keep":
-                output.failsafe = loop.call_later(after, self._apply_failsafe, output, "the broker is unreachable")
+                output.failsafe = self._schedule(
+                    after, partial(self._apply_failsafe, output, "the broker is unreachable")
+                )
 
     def shut_down(self) -> None:
         """Cancel every timer and put each output in its failsafe state (the states are published)."""
@@ -177,7 +197,7 @@ class Outputs:
             return
         self._stats.commands += 1
         if command.duration is not None:
-            output.pulse = asyncio.get_running_loop().call_later(command.duration, self._end_pulse, output, before)
+            output.pulse = self._schedule(command.duration, partial(self._end_pulse, output, before))
 
     def _end_pulse(self, output: _Output, value: float) -> None:
         output.pulse = None
@@ -194,7 +214,7 @@ class Outputs:
             log.error("output failed", output=output.config.id, error=str(exc), cause=cause)
             return False
         if output.is_on and not was_on and output.config.max_on is not None:
-            output.max_on = asyncio.get_running_loop().call_later(output.config.max_on, self._max_on_reached, output)
+            output.max_on = self._schedule(output.config.max_on, partial(self._max_on_reached, output))
         elif not output.is_on and output.max_on is not None:
             output.max_on.cancel()
             output.max_on = None

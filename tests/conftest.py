@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
+from gateway.errors import InvalidReadingError
+from gateway.reading import Reading
 
 
 @pytest.fixture
@@ -46,5 +49,21 @@ def make_config(state_dir: Path, sensors: list[dict[str, Any]] | None = None, **
         "sensors": sensors or [],
     }
     for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
+        data[name] = values if isinstance(values, list) else {**data.get(name, {}), **values}
     return GatewayConfig.model_validate(data)
+
+
+@dataclass
+class RecordingSink:
+    """Keeps what the pipeline stores; refuses payload values over `refuse_above` as the outbox would."""
+
+    stored: list[tuple[str, Reading, int, bool]] = field(default_factory=list)
+    refuse_above: float = float("inf")
+
+    def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> None:
+        if isinstance(reading.value, float) and reading.value > self.refuse_above:
+            raise InvalidReadingError(reading.sensor, "payload too large")
+        self.stored.append((topic, reading, qos, retain))
+
+    def __len__(self) -> int:
+        return len(self.stored)

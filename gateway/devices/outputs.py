@@ -5,6 +5,8 @@ Every gpiozero error is translated once into DeviceError; nothing above sees gpi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gpiozero
@@ -48,8 +50,6 @@ def open_output(config: OutputConfig, factory: Any) -> OutputDriver:
     """The driver for one configured output, built on `factory`, at its `initial` state."""
     options: dict[str, Any] = {"active_high": config.active_high, "pin_factory": factory}
     if isinstance(config, PwmConfig):
-        if isinstance(factory, MockFactory):
-            factory.pin(config.pin, pin_class=MockPWMPin)  # a mock pin must be a PWM pin before the device exists
         device_class: Any = gpiozero.PWMOutputDevice
         options |= {"initial_value": config.initial, "frequency": config.frequency}
     else:
@@ -57,7 +57,21 @@ def open_output(config: OutputConfig, factory: Any) -> OutputDriver:
             type(config), gpiozero.DigitalOutputDevice
         )
         options["initial_value"] = config.initial == "ON"
+    with _mock_pwm_pins(factory, isinstance(config, PwmConfig)):
+        try:
+            return OutputDriver(config, device_class(config.pin, **options))
+        except Exception as exc:
+            raise DeviceError(f"output {config.id!r}: cannot set up {device_class.__name__}: {exc}") from exc
+
+
+@contextmanager
+def _mock_pwm_pins(factory: Any, pwm: bool) -> Iterator[None]:
+    """On a MockFactory a PWM device needs a MockPWMPin: gpiozero builds the pin with `factory.pin_class`."""
+    if not (pwm and isinstance(factory, MockFactory)):
+        yield
+        return
+    previous, factory.pin_class = factory.pin_class, MockPWMPin
     try:
-        return OutputDriver(config, device_class(config.pin, **options))
-    except Exception as exc:
-        raise DeviceError(f"output {config.id!r}: cannot set up {device_class.__name__}: {exc}") from exc
+        yield
+    finally:
+        factory.pin_class = previous

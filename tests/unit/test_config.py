@@ -241,3 +241,41 @@ class TestSecrets:
             load_config(path, environ={})
         assert "123456789" not in caught.value.render()
         assert "<redacted>" in caught.value.render()
+
+
+class TestOutputs:
+    @pytest.mark.parametrize(
+        ("outputs", "sensors", "message"),
+        [
+            ([{"id": "a", "kind": "relay", "pin": 5, "interlock": ["b"]}], [], "not another output"),
+            ([{"id": "a", "kind": "relay", "pin": 5, "interlock": ["a"]}], [], "not another output"),
+            (
+                [
+                    {"id": "a", "kind": "relay", "pin": 5, "interlock": ["b"], "initial": "ON"},
+                    {"id": "b", "kind": "pwm", "pin": 6, "initial": 0.5},
+                ],
+                [],
+                "both start on",
+            ),
+            ([{"id": "a", "kind": "led", "pin": 17}], [{"id": "b", "kind": "button", "pin": 17}], "GPIO17"),
+            ([{"id": "a", "kind": "led", "pin": 4}], [{"id": "a", "kind": "button", "pin": 17}], "used twice"),
+            ([{"id": "a", "kind": "pwm", "pin": 4, "initial": 1.5}], [], "less than or equal to 1"),
+            ([{"id": "a", "kind": "relay", "pin": 4, "initial": "on"}], [], "'ON' or 'OFF'"),
+            ([{"id": "a", "kind": "relay", "pin": 4, "max_commands_per_second": 0}], [], "greater than 0"),
+        ],
+    )
+    def test_invalid_output_configs_are_refused(
+        self, outputs: list[dict[str, object]], sensors: list[dict[str, object]], message: str
+    ) -> None:
+        """Interlocks name other outputs and never start both on; pins and ids are not shared; values in range."""
+        with pytest.raises(ValidationError, match=message):
+            GatewayConfig.model_validate({"outputs": outputs, "sensors": sensors})
+
+    def test_every_output_kind_is_accepted_with_defaults(self) -> None:
+        """relay, digital_output, led, buzzer and pwm build with only id and pin; safe defaults apply."""
+        kinds = ["relay", "digital_output", "led", "buzzer", "pwm"]
+        config = GatewayConfig.model_validate(
+            {"outputs": [{"id": kind.replace("_", "-"), "kind": kind, "pin": 4 + n} for n, kind in enumerate(kinds)]}
+        )
+        assert [o.kind for o in config.outputs] == kinds
+        assert {(o.failsafe, o.retained_commands, o.max_on) for o in config.outputs} == {("off", "ignore", None)}

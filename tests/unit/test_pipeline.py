@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
-from gateway.errors import InvalidReadingError
 from gateway.pipeline import Channel, Pipeline
 from gateway.reading import Reading, ReadingFactory
 from gateway.stats import Stats
-
-
-@dataclass
-class RecordingSink:
-    """Keeps what the pipeline stores; refuses payload values over `refuse_above` as the outbox would."""
-
-    stored: list[tuple[str, Reading, int, bool]] = field(default_factory=list)
-    refuse_above: float = float("inf")
-
-    def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> None:
-        if isinstance(reading.value, float) and reading.value > self.refuse_above:
-            raise InvalidReadingError(reading.sensor, "payload too large")
-        self.stored.append((topic, reading, qos, retain))
-
-    def __len__(self) -> int:
-        return len(self.stored)
+from tests.conftest import RecordingSink
 
 
 def setup() -> tuple[Pipeline, RecordingSink, Stats]:
