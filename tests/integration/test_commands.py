@@ -83,6 +83,24 @@ class TestDrivingOutputs:
         assert 1 <= len([line for line in logs if line["event"] == "command refused"]) <= 4  # rate-limited lines
 
 
+class TestSubscription:
+    async def test_only_its_own_subtree_reaches_the_gateway(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """Commands for another gateway, or under a sensor, never arrive: not applied, not even counted."""
+        config = make_config(
+            tmp_path, SENSORS, outputs=OUTPUTS, gateway={"id": "cmd"}, mqtt=broker_config(broker.host, broker.port)
+        )
+        async with running_gateway(config, mock_factory) as gateway:
+            await send(broker, "pi-mqtt-gateway/other/output/relay/set", [b"ON"])
+            await send(broker, f"{BASE}/sensor/door/set", [b"ON"])
+            await send(broker, f"{BASE}/output/relay/set/extra", [b"ON"])
+            await send(broker, f"{BASE}/output/relay/set", [b"garbage"])  # a marker that does arrive
+            await wait_until(lambda: gateway.stats.commands_rejected == 1, what="the marker refused")
+            assert gateway.stats.commands == 0
+            assert mock_factory.pin(5).state is False
+
+
 class TestFlood:
     async def test_1000_commands_per_second_for_5_s_leave_memory_bounded(self, broker: Broker, tmp_path: Path) -> None:
         """A gateway process under 5,000 commands in 5 s counts each one, keeps publishing and grows RSS < 10 MB."""
