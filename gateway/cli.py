@@ -206,7 +206,7 @@ def _sensors_list(_args: argparse.Namespace, path: Path) -> int:
             s.kind,
             ", ".join(f"{role}=GPIO{pin}" for role, pin in s.pins().items()) or "-",
             f"{s.interval:g}s" if isinstance(s, PolledSensor) else "edge",
-            "-",
+            ", ".join(step.type for step in s.filters) or "-",
             topics.sensor(s.id),
         )
         for s in config.sensors

@@ -164,6 +164,127 @@ class LoggingSection(Model):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class DebounceFilter(Model):
+    """A change is published only once it has stayed for `ms` milliseconds."""
+
+    type: Literal["debounce"]
+    ms: Annotated[int, Field(ge=1, le=60_000)]
+
+
+class DeadbandFilter(Model):
+    """Publish only when the value moved by more than `delta` (absolute) or `percent` of the last one."""
+
+    type: Literal["deadband"]
+    delta: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    percent: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Self:
+        if (self.delta is None) == (self.percent is None):
+            raise ValueError("deadband takes exactly one of delta and percent")
+        return self
+
+
+class ThrottleFilter(Model):
+    """At most one reading per `interval` seconds; the latest one of an interval is published at its end."""
+
+    type: Literal["throttle"]
+    interval: Seconds
+
+
+class HeartbeatFilter(Model):
+    """Publish the last value again after `interval` seconds without a reading."""
+
+    type: Literal["heartbeat"]
+    interval: Seconds
+
+
+class MovingAverageFilter(Model):
+    """The mean of the last `window` values."""
+
+    type: Literal["moving_average"]
+    window: Annotated[int, Field(ge=1, le=1000)]
+
+
+class MedianFilter(Model):
+    """The median of the last `window` values (drops single spikes)."""
+
+    type: Literal["median"]
+    window: Annotated[int, Field(ge=1, le=1000)]
+
+
+class OffsetFilter(Model):
+    """value + `value`."""
+
+    type: Literal["offset"]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class MultiplyFilter(Model):
+    """value * `value`."""
+
+    type: Literal["multiply"]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+CalibrationPoint = Annotated[tuple[FiniteFloat, FiniteFloat], Field(strict=False)]  # [raw, actual] in TOML
+
+
+class CalibrateLinearFilter(Model):
+    """Piecewise linear through `points` = [[raw, actual], ...] (two or more), extrapolated at the ends."""
+
+    type: Literal["calibrate_linear"]
+    points: Annotated[tuple[CalibrationPoint, ...], Field(strict=False, min_length=2, max_length=100)]
+
+    @model_validator(mode="after")
+    def _distinct_raw_values(self) -> Self:
+        raws = [raw for raw, _actual in self.points]
+        if len(set(raws)) != len(raws):
+            raise ValueError("calibrate_linear points need distinct raw values")
+        return self
+
+
+class ClampFilter(Model):
+    """Limit the value to [`min`, `max`]."""
+
+    type: Literal["clamp"]
+    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("clamp needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("clamp min must not exceed max")
+        return self
+
+
+class RoundFilter(Model):
+    """Round to `digits` decimal places."""
+
+    type: Literal["round"]
+    digits: Annotated[int, Field(ge=0, le=10)]
+
+
+FilterConfig = Annotated[
+    DebounceFilter
+    | DeadbandFilter
+    | ThrottleFilter
+    | HeartbeatFilter
+    | MovingAverageFilter
+    | MedianFilter
+    | OffsetFilter
+    | MultiplyFilter
+    | CalibrateLinearFilter
+    | ClampFilter
+    | RoundFilter,
+    Field(discriminator="type"),
+]
+TIMING_FILTERS = ("debounce", "deadband", "throttle", "heartbeat")  # the only ones a binary input may use
+
+
 class SensorBase(Model):
     """Keys every sensor has."""
 
@@ -172,6 +293,7 @@ class SensorBase(Model):
     unit: Annotated[str, StringConstraints(max_length=16)] | None = None
     qos: Qos | None = Field(default=None, description="default: mqtt.qos")
     retain: bool = True
+    filters: Annotated[tuple[FilterConfig, ...], Field(strict=False, max_length=20)] = ()
 
     def pins(self) -> dict[str, int]:
         """The BCM pins this sensor uses, by role (for conflict checks)."""
@@ -180,6 +302,13 @@ class SensorBase(Model):
 
 class BinaryInput(SensorBase):
     """An edge-driven input: published once at start-up, then on every change (no polling)."""
+
+    @model_validator(mode="after")
+    def _filters_for_booleans(self) -> Self:
+        for step in self.filters:
+            if step.type not in TIMING_FILTERS:
+                raise ValueError(f"filter {step.type!r} needs numbers; a binary input takes {list(TIMING_FILTERS)}")
+        return self
 
     pin: BcmPin
     pull: Literal["up", "down", "none"] = "up"

@@ -1,7 +1,12 @@
-"""From a raw sample to the outbox: validate into a Reading, run the filter chain, store it."""
+"""From a raw sample to the outbox: validate into a Reading, run the filter chain, store it.
+
+A chain whose filters hold readings (debounce, throttle, heartbeat) gets one loop timer per sensor, set
+for the chain's next deadline; what it releases is stored like any other reading.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,13 +15,12 @@ from typing import Protocol
 import structlog
 
 from gateway.errors import InvalidReadingError
+from gateway.filters import FilterChain
 from gateway.reading import Reading, ReadingFactory
 from gateway.stats import Stats
 
 log = structlog.get_logger(component="pipeline")
 
-# A filter returns the (possibly changed) reading, or None to drop it.
-Filter = Callable[[Reading], Reading | None]
 REJECT_LOG_INTERVAL = 10.0  # seconds between log lines about one sensor's invalid readings
 
 
@@ -29,7 +33,9 @@ class Channel:
     qos: int
     retain: bool
     factory: ReadingFactory
-    filters: Sequence[Filter] = ()
+    chain: FilterChain | None = None
+    _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    _timer_at: float = field(default=float("inf"), repr=False)
     _last_reject_log: float = field(default=float("-inf"), repr=False)
     _unlogged_rejects: int = field(default=0, repr=False)
 
@@ -44,22 +50,59 @@ class Sink(Protocol):
 class Pipeline:
     """Runs on the event loop; never blocks (the outbox's `put` does not wait)."""
 
-    def __init__(self, outbox: Sink, stats: Stats) -> None:
+    def __init__(self, outbox: Sink, stats: Stats, clock: Callable[[], float] = time.monotonic) -> None:
         self._outbox = outbox
         self._stats = stats
+        self._clock = clock
 
     def submit(self, channel: Channel, value: object, timestamp: float) -> None:
         """Turn one sample into a stored message, or count and log why it was rejected."""
         try:
-            reading: Reading | None = channel.factory.make(value, timestamp)
-            for step in channel.filters:
-                if reading is None:
-                    return
-                reading = step(reading)
-            if reading is not None:
+            reading = channel.factory.make(value, timestamp)
+            if channel.chain is None:
                 self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+                return
+            self._store(channel, channel.chain.feed(reading, self._clock()))
         except InvalidReadingError as exc:
             self._reject(channel, exc)
+        if channel.chain is not None:
+            self._arm(channel, channel.chain)
+
+    def flush(self, channels: Sequence[Channel]) -> None:
+        """Store what the filters still hold and stop their timers (at shutdown or before a reload)."""
+        for channel in channels:
+            if channel._timer is not None:
+                channel._timer.cancel()
+                channel._timer, channel._timer_at = None, float("inf")
+            if channel.chain is not None:
+                self._guarded(channel, channel.chain.flush)
+
+    def _release(self, channel: Channel) -> None:
+        channel._timer, channel._timer_at = None, float("inf")
+        if channel.chain is not None:
+            self._guarded(channel, channel.chain.due)
+            self._arm(channel, channel.chain)
+
+    def _guarded(self, channel: Channel, produce: Callable[[float], list[Reading]]) -> None:
+        try:
+            self._store(channel, produce(self._clock()))
+        except InvalidReadingError as exc:
+            self._reject(channel, exc)
+
+    def _store(self, channel: Channel, readings: list[Reading]) -> None:
+        for reading in readings:
+            self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+
+    def _arm(self, channel: Channel, chain: FilterChain) -> None:
+        """Make the channel's timer fire at the chain's next deadline (earlier ones replace later ones)."""
+        deadline = chain.deadline()
+        if deadline is None or deadline >= channel._timer_at:
+            return
+        if channel._timer is not None:
+            channel._timer.cancel()
+        loop = asyncio.get_running_loop()
+        channel._timer = loop.call_later(max(0.0, deadline - self._clock()), self._release, channel)
+        channel._timer_at = deadline
 
     def _reject(self, channel: Channel, exc: InvalidReadingError) -> None:
         self._stats.rejected += 1

@@ -17,6 +17,7 @@ from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
+from gateway.filters import build_chain
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
@@ -67,6 +68,7 @@ class Gateway:
         self._publishing: asyncio.Task[None]
         self._stop_publishing: asyncio.Event
         self._sampling: asyncio.Task[None]
+        self._sampled: tuple[Pipeline, list[Channel]]
 
     @property
     def buffered(self) -> int:
@@ -147,7 +149,7 @@ class Gateway:
             unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
             factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
             qos = sensor.qos if sensor.qos is not None else config.mqtt.qos
-            channels.append(Channel(sensor.id, topic, qos, sensor.retain, factory))
+            channels.append(Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters)))
         if problems:
             raise ConfigError(None, problems)
         return channels
@@ -216,12 +218,16 @@ class Gateway:
 
     def _start_sampling(self, group: asyncio.TaskGroup, sensors: list[Sensor], pipeline: Pipeline) -> None:
         self._sampling = group.create_task(self._sample(Sampler(sensors, pipeline, self.stats)), name="sampler")
+        self._sampled = (pipeline, [sensor.channel for sensor in sensors])
 
     async def _stop_sampling(self) -> None:
+        """Stop sampling, close the devices, and store what the filters still hold."""
         self._sampling.cancel()
         with suppress(asyncio.CancelledError):
             await self._sampling
         self._close_drivers()
+        pipeline, channels = self._sampled
+        pipeline.flush(channels)
 
     async def _next_request(self) -> Literal["stop", "reload"]:
         """Wait for a stop or a reload request; a stop wins when both are pending."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from gateway.config import DeadbandFilter, MultiplyFilter, ThrottleFilter
+from gateway.filters import build_chain
 from gateway.pipeline import Channel, Pipeline
-from gateway.reading import Reading, ReadingFactory
+from gateway.reading import ReadingFactory
 from gateway.stats import Stats
 from tests.conftest import RecordingSink
 
@@ -35,17 +37,33 @@ class TestPipeline:
         assert stats.rejected == 3
         assert len(box) == 0
 
-    def test_filter_returning_none_drops(self) -> None:
-        """Filters run in order; one that returns None stops the reading."""
+    def test_a_filter_chain_drops_and_transforms(self) -> None:
+        """Filters run in order: a deadband drops small moves, multiply scales what passes."""
         pipeline, box, _ = setup()
-
-        def only_positive(reading: Reading) -> Reading | None:
-            return reading if isinstance(reading.value, float) and reading.value > 0 else None
-
-        channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False), filters=[only_positive])
-        for value in (-1.0, 2.0, -3.0):
+        chain = build_chain([DeadbandFilter(type="deadband", delta=1.0), MultiplyFilter(type="multiply", value=10.0)])
+        channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False), chain=chain)
+        for value in (1.0, 1.5, 3.0, 3.2):
             pipeline.submit(channel, value, 0.0)
-        assert len(box) == 1
+        assert [r.value for _, r, _, _ in box.stored] == [10.0, 30.0]
+
+    def test_a_filter_that_overflows_is_a_rejection(self) -> None:
+        """A value a filter makes infinite is counted as rejected and never stored."""
+        pipeline, box, stats = setup()
+        chain = build_chain([MultiplyFilter(type="multiply", value=1e308)])
+        channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False), chain=chain)
+        pipeline.submit(channel, 10.0, 0.0)
+        assert (len(box), stats.rejected) == (0, 1)
+
+    async def test_flush_stores_what_filters_hold(self) -> None:
+        """At shutdown a throttled reading still held is stored, so the last value is not lost."""
+        pipeline, box, _ = setup()
+        chain = build_chain([ThrottleFilter(type="throttle", interval=3600.0)])
+        channel = Channel("t", "x", 1, True, ReadingFactory("t", None, binary=False), chain=chain)
+        for value in (1.0, 2.0, 3.0):
+            pipeline.submit(channel, value, 0.0)
+        assert [r.value for _, r, _, _ in box.stored] == [1.0]
+        pipeline.flush([channel])
+        assert [r.value for _, r, _, _ in box.stored] == [1.0, 3.0]
 
     def test_a_reading_the_outbox_refuses_is_counted_as_rejected(self) -> None:
         """An InvalidReadingError from the outbox (oversized payload) is a rejection, not a crash."""
