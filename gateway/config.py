@@ -363,6 +363,8 @@ class PolledSensor(SensorBase):
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 10.0
     min: Annotated[float, Field(allow_inf_nan=False)] | None = None
     max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    offline_after: Annotated[int, Field(ge=1, le=1000, description="failed reads before `offline`")] = 3
+    expire_after: Seconds | None = Field(default=None, description="seconds without a reading before `offline`")
 
     @model_validator(mode="after")
     def _min_below_max(self) -> Self:

@@ -180,11 +180,17 @@ class DurableOutbox:
 
     def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> Message | None:
         """Store a reading with the next seq; None when the on-full policy rejected it."""
-        seq = self._next_seq
-        payload = reading.payload(seq)
+        payload = reading.payload(self._next_seq)
         if len(payload) > self._max_payload:
             raise InvalidReadingError(reading.sensor, f"payload of {len(payload)} bytes over mqtt.max_payload_bytes")
-        message = Message(seq, topic, payload, qos, retain)
+        return self._append(Message(self._next_seq, topic, payload, qos, retain))
+
+    def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> Message | None:
+        """Store a message of our own (an availability `online`/`offline`), in order with the readings."""
+        return self._append(Message(self._next_seq, topic, payload, qos, retain))
+
+    def _append(self, message: Message) -> Message | None:
+        seq = message.seq
         if self._is_full(message.size):
             if self._settings.on_full == "reject_new":
                 self._note_drop()

@@ -34,10 +34,17 @@ class Channel:
     retain: bool
     factory: ReadingFactory
     chain: FilterChain | None = None
+    offline_after: int = 3  # consecutive failed reads before the sensor is `offline`
+    expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     _timer_at: float = field(default=float("inf"), repr=False)
     _last_reject_log: float = field(default=float("-inf"), repr=False)
     _unlogged_rejects: int = field(default=0, repr=False)
+
+    @property
+    def availability_topic(self) -> str:
+        """`<sensor topic>/availability`."""
+        return f"{self.topic}/availability"
 
 
 class Sink(Protocol):
@@ -45,6 +52,9 @@ class Sink(Protocol):
 
     def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> object:
         """Store a reading (assigning its seq), or reject it under the on-full policy."""
+
+    def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> object:
+        """Store a message that is not a reading (an availability state), in order with the readings."""
 
 
 class Pipeline:
@@ -67,6 +77,10 @@ class Pipeline:
             self._reject(channel, exc)
         if channel.chain is not None:
             self._arm(channel, channel.chain)
+
+    def availability(self, channel: Channel, online: bool) -> None:
+        """Publish (retained) whether this sensor is delivering readings: `online` or `offline`."""
+        self._outbox.put_raw(channel.availability_topic, b"online" if online else b"offline", 1, True)
 
     def flush(self, channels: Sequence[Channel]) -> None:
         """Store what the filters still hold and stop their timers (at shutdown or before a reload)."""

@@ -21,6 +21,7 @@ from gateway.stats import Stats
 log = structlog.get_logger(component="sampler")
 READ_ERROR_LOG_INTERVAL = 60.0
 MIN_READ_TIMEOUT = 5.0  # seconds a single read may take before it counts as failed
+BACKOFF_CAP = 300.0  # seconds between reads of an offline sensor, at most (unless its interval is longer)
 
 
 @dataclass
@@ -95,23 +96,70 @@ class Sampler:
         loop = asyncio.get_running_loop()
         reader = ReaderThread(sensor.channel.sensor_id)
         timeout = max(interval, MIN_READ_TIMEOUT)
+        health = Availability(sensor.channel.offline_after, sensor.channel.expire_after, interval, loop.time())
         next_at = loop.time()
         last_logged = float("-inf")
         try:
             while True:
                 timestamp = time.time()
                 try:
-                    value = await reader.call(sensor.driver.read, timeout)
+                    value = await reader.call(sensor.driver.read, timeout)  # None -> DeviceError there
                 except (DeviceError, TimeoutError) as exc:
                     self._stats.read_errors += 1
                     if loop.time() - last_logged >= READ_ERROR_LOG_INTERVAL:
                         error = str(exc) or f"no answer within {timeout:g} s"
                         log.warning("sensor read failed", sensor=sensor.channel.sensor_id, error=error)
                         last_logged = loop.time()
+                    changed = health.failure(loop.time())
                 else:
+                    changed = health.success(loop.time())
+                    if changed:  # `online` before the reading that proves it
+                        self._pipeline.availability(sensor.channel, True)
                     self._pipeline.submit(sensor.channel, value, timestamp)
-                # A fixed rate; after an overrun the next read starts now, without a burst to catch up.
-                next_at = max(next_at + interval, loop.time())
+                    changed = None
+                if changed is False:
+                    log.warning("sensor offline", sensor=sensor.channel.sensor_id, failures=health.failures)
+                    self._pipeline.availability(sensor.channel, False)
+                # A fixed rate (slower while offline); after an overrun the next read starts now, without a burst.
+                next_at = max(next_at + health.next_interval(), loop.time())
                 await asyncio.sleep(next_at - loop.time())
         finally:
             reader.close()
+
+
+class Availability:
+    """One polled sensor's health: `online` after a good read, `offline` after `offline_after` failed reads
+    in a row or `expire_after` seconds without a good one; while offline its reads back off."""
+
+    def __init__(self, offline_after: int, expire_after: float | None, interval: float, now: float) -> None:
+        self._offline_after = offline_after
+        self._expire_after = expire_after
+        self._interval = interval
+        self._last_success = now
+        self.online: bool | None = None  # unknown until the first read
+        self.failures = 0
+
+    def success(self, now: float) -> bool | None:
+        """A good read: True when this makes the sensor `online`, else None."""
+        self.failures = 0
+        self._last_success = now
+        if self.online is True:
+            return None
+        self.online = True
+        return True
+
+    def failure(self, now: float) -> bool | None:
+        """A failed read: False when this makes the sensor `offline`, else None."""
+        self.failures += 1
+        stale = self._expire_after is not None and now - self._last_success >= self._expire_after
+        if self.online is False or (self.failures < self._offline_after and not stale):
+            return None
+        self.online = False
+        return False
+
+    def next_interval(self) -> float:
+        """The normal interval; while offline it doubles per failure, up to max(interval, BACKOFF_CAP)."""
+        if self.online is not False:
+            return self._interval
+        doublings = min(self.failures - self._offline_after + 1, 16)
+        return min(self._interval * 2.0 ** max(doublings, 1), max(self._interval, BACKOFF_CAP))

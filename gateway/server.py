@@ -149,7 +149,10 @@ class Gateway:
             unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
             factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
             qos = sensor.qos if sensor.qos is not None else config.mqtt.qos
-            channels.append(Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters)))
+            channel = Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters))
+            if isinstance(sensor, PolledSensor):
+                channel.offline_after, channel.expire_after = sensor.offline_after, sensor.expire_after
+            channels.append(channel)
         if problems:
             raise ConfigError(None, problems)
         return channels

@@ -59,11 +59,15 @@ class RecordingSink:
 
     stored: list[tuple[str, Reading, int, bool]] = field(default_factory=list)
     refuse_above: float = float("inf")
+    raw: list[tuple[str, bytes, int, bool]] = field(default_factory=list)
 
     def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> None:
         if isinstance(reading.value, float) and reading.value > self.refuse_above:
             raise InvalidReadingError(reading.sensor, "payload too large")
         self.stored.append((topic, reading, qos, retain))
+
+    def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.raw.append((topic, payload, qos, retain))
 
     def __len__(self) -> int:
         return len(self.stored)

@@ -117,3 +117,33 @@ class TestEverySensorKind:
             assert isinstance(reading.value, bool) == (
                 kinds[reading.sensor] in {"button", "digital_input", "motion", "line"}
             )
+
+
+class TestSensorAvailability:
+    async def test_a_failing_sensor_goes_offline_and_back_while_the_others_publish(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """A sensor whose file vanishes is `offline` after 3 failed reads, `online` again after it returns."""
+        sensor_file = tmp_path / "temp"
+        sensor_file.write_text("41000\n", encoding="ascii")
+        sensors = [
+            {"id": "probe", "kind": "cpu_temperature", "sensor_file": str(sensor_file), "interval": 0.05},
+            {"id": "load", "kind": "load_average", "interval": 0.05, "retain": False},
+        ]
+        config = make_config(tmp_path, sensors, gateway={"id": "avail"}, mqtt=broker_config(broker.host, broker.port))
+        base = "pi-mqtt-gateway/avail/sensor"
+        async with subscribe(broker, f"{base}/#") as received, running_gateway(config, mock_factory):
+            await received.wait_for(lambda r: r.payloads(f"{base}/probe/availability") == [b"online"])
+            sensor_file.unlink()
+            await received.wait_for(lambda r: r.payloads(f"{base}/probe/availability")[-1:] == [b"offline"])
+            loads_while_offline = len(received.payloads(f"{base}/load"))
+            await received.wait_for(lambda r: len(r.payloads(f"{base}/load")) > loads_while_offline)
+            sensor_file.write_text("42000\n", encoding="ascii")
+            await received.wait_for(lambda r: r.payloads(f"{base}/probe/availability")[-1:] == [b"online"])
+            probes = len(received.readings(f"{base}/probe"))
+            await received.wait_for(lambda r: len(r.readings(f"{base}/probe")) > probes)
+        assert received.payloads(f"{base}/probe/availability") == [b"online", b"offline", b"online"]
+        assert received.readings(f"{base}/probe")[-1]["value"] == 42.0
+        async with subscribe(broker, f"{base}/probe/availability") as later:
+            await later.wait_for(lambda r: len(r.messages) == 1)
+        assert later.messages == [(f"{base}/probe/availability", b"online", True)]  # kept retained
