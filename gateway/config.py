@@ -331,10 +331,18 @@ class BinaryInput(SensorBase):
         return {"pin": self.pin}
 
 
+class GesturesConfig(Model):
+    """Press gestures published on `<sensor topic>/event`: single, double and long presses."""
+
+    double_ms: Annotated[int, Field(ge=50, le=5000, description="a second press within this is a double")] = 400
+    long_ms: Annotated[int, Field(ge=100, le=60_000, description="held this long is a long press")] = 800
+
+
 class ButtonConfig(BinaryInput):
     """A push button (pulled up, active low by default)."""
 
     kind: Literal["button"]
+    gestures: GesturesConfig | None = None
 
 
 class DigitalInputConfig(BinaryInput):

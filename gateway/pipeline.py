@@ -1,22 +1,26 @@
 """From a raw sample to the outbox: validate into a Reading, run the filter chain, store it.
 
-A chain whose filters hold readings (debounce, throttle, heartbeat) gets one loop timer per sensor, set
-for the chain's next deadline; what it releases is stored like any other reading.
+A chain whose filters hold readings (debounce, throttle, heartbeat), and a button's gesture recogniser,
+share one loop timer per sensor, set for their next deadline; what a filter releases is stored like any
+other reading, and the gestures (fed the filtered readings) go to `<sensor topic>/event`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
 
 from gateway.errors import InvalidReadingError
 from gateway.filters import FilterChain
-from gateway.reading import Reading, ReadingFactory
+from gateway.gestures import Gesture, GestureRecognizer
+from gateway.reading import Reading, ReadingFactory, format_ts
 from gateway.stats import Stats
 
 log = structlog.get_logger(component="pipeline")
@@ -34,6 +38,7 @@ class Channel:
     retain: bool
     factory: ReadingFactory
     chain: FilterChain | None = None
+    gestures: GestureRecognizer | None = None
     offline_after: int = 3  # consecutive failed reads before the sensor is `offline`
     expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -45,6 +50,11 @@ class Channel:
     def availability_topic(self) -> str:
         """`<sensor topic>/availability`."""
         return f"{self.topic}/availability"
+
+    @property
+    def event_topic(self) -> str:
+        """`<sensor topic>/event`: press gestures, not retained."""
+        return f"{self.topic}/event"
 
 
 class Sink(Protocol):
@@ -69,14 +79,14 @@ class Pipeline:
         """Turn one sample into a stored message, or count and log why it was rejected."""
         try:
             reading = channel.factory.make(value, timestamp)
-            if channel.chain is None:
-                self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+            if channel.chain is None and channel.gestures is None:
+                self._outbox.put(channel.topic, reading, channel.qos, channel.retain)  # the common, fast path
                 return
-            self._store(channel, channel.chain.feed(reading, self._clock()))
+            now = self._clock()
+            self._store(channel, channel.chain.feed(reading, now) if channel.chain else [reading], now)
         except InvalidReadingError as exc:
             self._reject(channel, exc)
-        if channel.chain is not None:
-            self._arm(channel, channel.chain)
+        self._arm(channel)
 
     def availability(self, channel: Channel, online: bool) -> None:
         """Publish (retained) whether this sensor is delivering readings: `online` or `offline`."""
@@ -95,21 +105,32 @@ class Pipeline:
         channel._timer, channel._timer_at = None, float("inf")
         if channel.chain is not None:
             self._guarded(channel, channel.chain.due)
-            self._arm(channel, channel.chain)
+        if channel.gestures is not None:
+            self._events(channel, channel.gestures.due(self._clock()))
+        self._arm(channel)
 
     def _guarded(self, channel: Channel, produce: Callable[[float], list[Reading]]) -> None:
+        now = self._clock()
         try:
-            self._store(channel, produce(self._clock()))
+            self._store(channel, produce(now), now)
         except InvalidReadingError as exc:
             self._reject(channel, exc)
 
-    def _store(self, channel: Channel, readings: list[Reading]) -> None:
+    def _store(self, channel: Channel, readings: list[Reading], now: float) -> None:
         for reading in readings:
             self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+            if channel.gestures is not None and isinstance(reading.value, bool):
+                self._events(channel, channel.gestures.feed(reading.value, now))
 
-    def _arm(self, channel: Channel, chain: FilterChain) -> None:
-        """Make the channel's timer fire at the chain's next deadline (earlier ones replace later ones)."""
-        deadline = chain.deadline()
+    def _events(self, channel: Channel, gestures: list[Gesture]) -> None:
+        for gesture in gestures:
+            payload = {"sensor": channel.sensor_id, "event": gesture, "ts": format_ts(datetime.now(UTC))}
+            self._outbox.put_raw(channel.event_topic, json.dumps(payload, separators=(",", ":")).encode(), 1, False)
+
+    def _arm(self, channel: Channel) -> None:
+        """Make the channel's timer fire at the next deadline of its filters or gestures."""
+        deadlines = [d for part in (channel.chain, channel.gestures) if part and (d := part.deadline()) is not None]
+        deadline = min(deadlines, default=None)
         if deadline is None or deadline >= channel._timer_at:
             return
         if channel._timer is not None:

@@ -11,13 +11,14 @@ import structlog
 
 from gateway import __version__
 from gateway.broker import connection_settings, insecure_tls_warning
-from gateway.config import BinaryInput, GatewayConfig, PolledSensor, sensor_unit
+from gateway.config import BinaryInput, ButtonConfig, GatewayConfig, PolledSensor, sensor_unit
 from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
 from gateway.filters import build_chain
+from gateway.gestures import GestureRecognizer
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
@@ -152,6 +153,9 @@ class Gateway:
             channel = Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters))
             if isinstance(sensor, PolledSensor):
                 channel.offline_after, channel.expire_after = sensor.offline_after, sensor.expire_after
+            if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
+                gestures = sensor.gestures
+                channel.gestures = GestureRecognizer(gestures.double_ms / 1000, gestures.long_ms / 1000)
             channels.append(channel)
         if problems:
             raise ConfigError(None, problems)
