@@ -78,7 +78,7 @@ def parse_command(payload: bytes, *, pwm: bool) -> Command:
         raise InvalidCommandError("payload is not UTF-8") from None
     if not text:
         raise InvalidCommandError("empty payload")
-    word = text.upper()
+    word = text.upper()  # ON, OFF, TOGGLE
     if word in WORDS or word == "TOGGLE":
         return Command(state=WORDS.get(word), toggle=word == "TOGGLE")
     command = _parse_json(text)
@@ -87,20 +87,52 @@ def parse_command(payload: bytes, *, pwm: bool) -> Command:
     return command
 
 
+class _CounterCommand(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    value: Annotated[int, Field(ge=0, le=2**53)]
+
+
+def parse_counter_command(payload: bytes) -> int:
+    """The new total a counter command asks for: `RESET` is 0, or {"value": N}; InvalidCommandError else."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise InvalidCommandError(f"payload of {len(payload)} bytes (at most {MAX_COMMAND_BYTES})")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InvalidCommandError("payload is not UTF-8") from None
+    if text.upper() == "RESET":
+        return 0
+    data = _json_object(text)
+    try:
+        return _CounterCommand.model_validate(data).value
+    except ValidationError as exc:
+        raise InvalidCommandError(_validation_reason(exc)) from None
+
+
 def _parse_json(text: str) -> Command:
+    data = _json_object(text)
+    try:
+        return _JsonCommand.model_validate(data).command()
+    except ValidationError as exc:
+        raise InvalidCommandError(_validation_reason(exc)) from None
+
+
+def _json_object(text: str) -> dict[str, object]:
     if not text.startswith("{"):
-        raise InvalidCommandError(f"not ON, OFF, TOGGLE or a JSON object: {_shorten(text)}")
+        raise InvalidCommandError(f"not a known word or a JSON object: {_shorten(text)}")
     try:
         data = json.loads(text, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so is a 100k-digit integer
         raise InvalidCommandError(f"invalid JSON: {_shorten(str(exc))}") from None
     if not isinstance(data, dict):
         raise InvalidCommandError("not a JSON object")
-    try:
-        return _JsonCommand.model_validate(data).command()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'command'}: {e['msg']}" for e in exc.errors())
-        raise InvalidCommandError(_shorten(problems, 200)) from None
+    return data
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'command'}: {e['msg']}" for e in exc.errors())
+    return _shorten(problems, 200)
 
 
 def _no_constants(name: str) -> object:

@@ -300,15 +300,8 @@ class SensorBase(Model):
         return {}
 
 
-class BinaryInput(SensorBase):
-    """An edge-driven input: published once at start-up, then on every change (no polling)."""
-
-    @model_validator(mode="after")
-    def _filters_for_booleans(self) -> Self:
-        for step in self.filters:
-            if step.type not in TIMING_FILTERS:
-                raise ValueError(f"filter {step.type!r} needs numbers; a binary input takes {list(TIMING_FILTERS)}")
-        return self
+class PinInput(Model):
+    """One input pin: its pull, which level is active, and the pin library's debounce."""
 
     pin: BcmPin
     pull: Literal["up", "down", "none"] = "up"
@@ -328,7 +321,19 @@ class BinaryInput(SensorBase):
         return self
 
     def pins(self) -> dict[str, int]:
+        """The one pin, as `pin`."""
         return {"pin": self.pin}
+
+
+class BinaryInput(PinInput, SensorBase):
+    """An edge-driven input: published once at start-up, then on every change (no polling)."""
+
+    @model_validator(mode="after")
+    def _filters_for_booleans(self) -> Self:
+        for step in self.filters:
+            if step.type not in TIMING_FILTERS:
+                raise ValueError(f"filter {step.type!r} needs numbers; a binary input takes {list(TIMING_FILTERS)}")
+        return self
 
 
 class GesturesConfig(Model):
@@ -456,6 +461,14 @@ class DiskUsageConfig(PolledSensor):
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 60.0
 
 
+class CounterConfig(PinInput, PolledSensor):
+    """A pulse counter (water, gas or energy meter): counts activations of its pin; every `interval` it
+    publishes the total (persisted in the state directory) and, on `<topic>/rate`, the rate."""
+
+    kind: Literal["counter"]
+    rate_per: Literal["second", "minute", "hour"] = "minute"
+
+
 BinaryInputConfig = ButtonConfig | DigitalInputConfig | MotionConfig | LineConfig
 SensorConfig = Annotated[
     ButtonConfig
@@ -467,7 +480,8 @@ SensorConfig = Annotated[
     | DistanceConfig
     | CpuTemperatureConfig
     | LoadAverageConfig
-    | DiskUsageConfig,
+    | DiskUsageConfig
+    | CounterConfig,
     Field(discriminator="kind"),
 ]
 

@@ -1,8 +1,9 @@
-"""Outputs driven by MQTT commands, with the safety rules of each output.
+"""Outputs driven by MQTT commands, with the safety rules of each output; and the counters' commands.
 
 A command goes: topic -> output id -> retained policy -> rate limit -> parse -> duplicate id -> interlock ->
-pin. Every refusal is counted and logged (one line per output every 10 s at most, with the count since);
-the pin does not move and nothing is raised. The actual state is published retained after every change.
+pin. A counter (`<base>/sensor/<id>/set`) takes `RESET` or {"value": N}, and only live (not retained) ones.
+Every refusal is counted and logged (one line per output every 10 s at most, with the count since); the pin
+does not move and nothing is raised. The actual state is published retained after every change.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
 import structlog
 
-from gateway.commands import Command, parse_command
+from gateway.commands import Command, parse_command, parse_counter_command
 from gateway.config import OutputConfig
+from gateway.counter import Counter
 from gateway.devices.outputs import OutputDriver
 from gateway.errors import DeviceError, InvalidCommandError, InvalidReadingError
 from gateway.mqtt import InboundMessage
@@ -103,9 +105,11 @@ class Outputs:
         stats: Stats,
         *,
         default_qos: int,
+        counters: Mapping[str, Counter] | None = None,
         clock: Clock = time.monotonic,
         schedule: Schedule = call_later,
     ) -> None:
+        self._counters = counters if counters is not None else {}  # live: the server swaps sensors in it
         self._sink = sink
         self._topics = topics
         self._stats = stats
@@ -125,9 +129,10 @@ class Outputs:
         self._schedule = schedule
 
     @property
-    def subscription(self) -> str | None:
-        """The topic filter for our commands, or None when there are no outputs (no subscription at all)."""
-        return self._topics.commands if self._outputs else None
+    def subscriptions(self) -> list[str]:
+        """The topic filters for our commands: none without outputs and counters."""
+        kinds = [kind for kind, present in (("output", self._outputs), ("sensor", self._counters)) if present]
+        return [self._topics.commands(kind) for kind in kinds]
 
     def publish_states(self) -> None:
         """Publish every output's state (at start-up)."""
@@ -136,8 +141,11 @@ class Outputs:
 
     def receive(self, message: InboundMessage) -> None:
         """Apply one command message, or count and log why not. Never raises."""
-        output_id = self._topics.command_target(message.topic)
-        output = self._outputs.get(output_id) if output_id is not None else None
+        target = self._topics.command_target(message.topic)
+        if target is not None and target[0] == "sensor":
+            self._counter_command(target[1], message)
+            return
+        output = self._outputs.get(target[1]) if target is not None else None
         if output is None:
             self._refuse("?", "no such output", message.topic)  # "?": attacker-chosen ids must not grow a dict
             return
@@ -153,6 +161,26 @@ class Outputs:
             self._refuse(output.config.id, exc.reason)
             return
         self._execute(output, command)
+
+    def _counter_command(self, sensor_id: str, message: InboundMessage) -> None:
+        counter = self._counters.get(sensor_id)
+        if counter is None:
+            self._refuse("?", "no such counter", message.topic)
+            return
+        if message.retained:
+            self._refuse(sensor_id, "a retained counter command (only live ones are applied)")
+            return
+        try:
+            total = parse_counter_command(message.payload)
+            counter.set_total(total)
+        except InvalidCommandError as exc:
+            self._refuse(sensor_id, exc.reason)
+            return
+        except DeviceError as exc:
+            log.error("counter not set", sensor=sensor_id, error=str(exc))
+            return
+        self._stats.commands += 1
+        log.info("counter set", sensor=sensor_id, total=total)
 
     def link_changed(self, connected: bool) -> None:
         """The broker connection came or went: arm or disarm each output's failsafe timer."""

@@ -17,8 +17,10 @@ from typing import Protocol
 
 import structlog
 
+from gateway.config import BinaryInput, ButtonConfig, CounterConfig, PolledSensor, SensorConfig, sensor_unit
+from gateway.counter import RateMeter
 from gateway.errors import InvalidReadingError
-from gateway.filters import FilterChain
+from gateway.filters import FilterChain, build_chain
 from gateway.gestures import Gesture, GestureRecognizer
 from gateway.reading import Reading, ReadingFactory, format_ts
 from gateway.stats import Stats
@@ -39,6 +41,7 @@ class Channel:
     factory: ReadingFactory
     chain: FilterChain | None = None
     gestures: GestureRecognizer | None = None
+    rate: RateMeter | None = None  # a counter's rate, published beside its total
     offline_after: int = 3  # consecutive failed reads before the sensor is `offline`
     expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -55,6 +58,23 @@ class Channel:
     def event_topic(self) -> str:
         """`<sensor topic>/event`: press gestures, not retained."""
         return f"{self.topic}/event"
+
+
+def build_channel(sensor: SensorConfig, topic: str, default_qos: int) -> Channel:
+    """Everything about one sensor the pipeline needs: validation, filters, availability, gestures, rate."""
+    minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
+    unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
+    factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
+    qos = sensor.qos if sensor.qos is not None else default_qos
+    channel = Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters))
+    if isinstance(sensor, PolledSensor):
+        channel.offline_after, channel.expire_after = sensor.offline_after, sensor.expire_after
+    if isinstance(sensor, CounterConfig):
+        channel.rate = RateMeter(sensor, topic, unit)
+    if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
+        gestures = sensor.gestures
+        channel.gestures = GestureRecognizer(gestures.double_ms / 1000, gestures.long_ms / 1000)
+    return channel
 
 
 class Sink(Protocol):
@@ -79,7 +99,7 @@ class Pipeline:
         """Turn one sample into a stored message, or count and log why it was rejected."""
         try:
             reading = channel.factory.make(value, timestamp)
-            if channel.chain is None and channel.gestures is None:
+            if channel.chain is None and channel.gestures is None and channel.rate is None:
                 self._outbox.put(channel.topic, reading, channel.qos, channel.retain)  # the common, fast path
                 return
             now = self._clock()
@@ -119,6 +139,8 @@ class Pipeline:
     def _store(self, channel: Channel, readings: list[Reading], now: float) -> None:
         for reading in readings:
             self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+            if channel.rate is not None and (rate := channel.rate.feed(reading, now)) is not None:
+                self._outbox.put(channel.rate.topic, rate, channel.qos, channel.retain)
             if channel.gestures is not None and isinstance(reading.value, bool):
                 self._events(channel, channel.gestures.feed(reading.value, now))
 

@@ -48,8 +48,8 @@ class CommandReceiver(Protocol):
     """Where commands go (the outputs): it must never raise for a bad payload."""
 
     @property
-    def subscription(self) -> str | None:
-        """The topic filter to subscribe to on every connection, or None for none."""
+    def subscriptions(self) -> list[str]:
+        """The topic filters to subscribe to on every connection (maybe none)."""
 
     def receive(self, message: InboundMessage) -> None:
         """Handle one incoming message."""
@@ -143,8 +143,7 @@ class Publisher:
         self._acked_in_session = False
         window = self._in_flight = _Window(self._window)
         await session.publish(self._topics.status, b"online", qos=1, retain=True)
-        subscription = self._receiver.subscription if self._receiver is not None else None
-        if subscription is not None:
+        for subscription in self._receiver.subscriptions if self._receiver is not None else []:
             await session.subscribe(subscription, qos=1)  # our own subtree only
         tasks: set[asyncio.Future[Any]] = {
             asyncio.create_task(self._drain(session, window), name="drain"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config import GatewayConfig
+from gateway.config import CounterConfig, GatewayConfig
 
 RESTART_ONLY = ("outbox", "gpio", "logging")  # sections kept as they started; `gateway.state_dir` too
 
@@ -50,8 +50,13 @@ def plan_reload(
         config.gateway.topic_prefix,
         config.mqtt.qos,
     )
-    connection_changed = connection_changed or outputs_changed  # the command subscription goes with them
+    # The command subscriptions go with the outputs and the counters.
+    connection_changed = connection_changed or outputs_changed or _counters(running) != _counters(config)
     return ReloadPlan(config, sensors_changed, outputs_changed, connection_changed, tuple(needs_restart))
+
+
+def _counters(config: GatewayConfig) -> list[str]:
+    return [sensor.id for sensor in config.sensors if isinstance(sensor, CounterConfig)]
 
 
 def _channel_settings(config: GatewayConfig) -> tuple[object, ...]:

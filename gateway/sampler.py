@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from gateway.counter import Counter
 from gateway.devices.sensors import Driver, EdgeInput
 from gateway.errors import DeviceError
 from gateway.pipeline import Channel, Pipeline
@@ -28,7 +29,7 @@ BACKOFF_CAP = 300.0  # seconds between reads of an offline sensor, at most (unle
 class Sensor:
     """A driver and its pipeline channel."""
 
-    driver: Driver
+    driver: Driver | Counter
     channel: Channel
     interval: float | None = None  # None for edge-driven inputs
 

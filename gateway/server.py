@@ -11,21 +11,19 @@ import structlog
 
 from gateway import __version__
 from gateway.broker import connection_settings, insecure_tls_warning
-from gateway.config import BinaryInput, ButtonConfig, GatewayConfig, PolledSensor, sensor_unit
+from gateway.config import GatewayConfig, PolledSensor
+from gateway.counter import Counter, counter_path
 from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
-from gateway.devices.sensors import Driver, open_sensor
+from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
-from gateway.filters import build_chain
-from gateway.gestures import GestureRecognizer
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
 from gateway.outputs import Outputs
-from gateway.pipeline import Channel, Pipeline
+from gateway.pipeline import Channel, Pipeline, build_channel
 from gateway.publisher import Backoff, Publisher
-from gateway.reading import ReadingFactory
 from gateway.reload import plan_reload
 from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
@@ -57,7 +55,8 @@ class Gateway:
         self.stats = Stats()
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
-        self._drivers: list[Driver] = []
+        self._drivers: list[Driver | Counter] = []
+        self._counters: dict[str, Counter] = {}  # by sensor id, for their commands
         self._simulator: Simulator | None = None
         self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
@@ -129,8 +128,13 @@ class Gateway:
             self._simulator = Simulator(self._factory, self.state_dir, adcs=self._simulated_adcs)
             configs = self._simulator.prepare(configs)
         sensors = []
+        self._counters.clear()
         for sensor_config, channel in zip(configs, channels, strict=True):
-            driver = open_sensor(sensor_config, self._factory)
+            driver: Driver | Counter = open_sensor(sensor_config, self._factory)
+            if isinstance(driver, PulseInput):
+                driver = self._counters[sensor_config.id] = Counter(
+                    driver, counter_path(self.state_dir, driver.config.id)
+                )
             self._drivers.append(driver)
             interval = sensor_config.interval if isinstance(sensor_config, PolledSensor) else None
             sensors.append(Sensor(driver, channel, interval))
@@ -146,17 +150,7 @@ class Gateway:
             if problem := topic_problem(topic, config.mqtt.max_topic_bytes):
                 problems.append(ConfigProblem(f'sensors "{sensor.id}"', f"cannot publish to {topic!r}: {problem}"))
                 continue
-            minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
-            unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
-            factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
-            qos = sensor.qos if sensor.qos is not None else config.mqtt.qos
-            channel = Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters))
-            if isinstance(sensor, PolledSensor):
-                channel.offline_after, channel.expire_after = sensor.offline_after, sensor.expire_after
-            if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
-                gestures = sensor.gestures
-                channel.gestures = GestureRecognizer(gestures.double_ms / 1000, gestures.long_ms / 1000)
-            channels.append(channel)
+            channels.append(build_channel(sensor, topic, config.mqtt.qos))
         if problems:
             raise ConfigError(None, problems)
         return channels
@@ -216,7 +210,7 @@ class Gateway:
                     driver.close()
             raise
         topics = Topics(config.gateway.topic_prefix, config.gateway.id)
-        return Outputs(drivers, outbox, topics, self.stats, default_qos=config.mqtt.qos)
+        return Outputs(drivers, outbox, topics, self.stats, default_qos=config.mqtt.qos, counters=self._counters)
 
     def _pin_factory(self, config: GatewayConfig) -> Any:
         if self._factory is None:

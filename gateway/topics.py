@@ -35,18 +35,18 @@ class Topics:
         """Where an output's actual state goes (retained)."""
         return f"{self.base}/output/{output_id}"
 
-    @property
-    def commands(self) -> str:
-        """The one filter the gateway subscribes to: commands for its own outputs."""
-        return f"{self.base}/output/+/set"
+    def commands(self, kind: str) -> str:
+        """The filter for commands to this gateway's `output`s (or `sensor`s: counters)."""
+        return f"{self.base}/{kind}/+/set"
 
-    def command_target(self, topic: str) -> str | None:
-        """The output id of a command topic `<base>/output/<id>/set`, or None for any other topic."""
-        head, tail = f"{self.base}/output/", "/set"
-        if not (topic.startswith(head) and topic.endswith(tail)) or len(topic) <= len(head) + len(tail):
-            return None
-        output_id = topic[len(head) : -len(tail)]
-        return None if "/" in output_id else output_id
+    def command_target(self, topic: str) -> tuple[str, str] | None:
+        """(`output` or `sensor`, id) of a command topic `<base>/<kind>/<id>/set`; None for any other topic."""
+        for kind in ("output", "sensor"):
+            head, tail = f"{self.base}/{kind}/", "/set"
+            if topic.startswith(head) and topic.endswith(tail) and len(topic) > len(head) + len(tail):
+                target = topic[len(head) : -len(tail)]
+                return None if "/" in target else (kind, target)
+        return None
 
     def all(self) -> str:
         """A filter for everything this gateway publishes."""

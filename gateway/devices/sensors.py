@@ -5,6 +5,7 @@ Every gpiozero error is translated once into DeviceError; nothing above sees gpi
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import gpiozero
 from gateway.config import (
     BinaryInput,
     ButtonConfig,
+    CounterConfig,
     CpuTemperatureConfig,
     DiskUsageConfig,
     DistanceConfig,
@@ -35,15 +37,7 @@ class EdgeInput:
     def __init__(self, config: BinaryInput, factory: Any) -> None:
         self.config = config
         device_class = gpiozero.Button if isinstance(config, ButtonConfig) else gpiozero.DigitalInputDevice
-        self._device = _build(
-            config.id,
-            device_class,
-            config.pin,
-            pull_up=_PULL[config.pull],
-            active_state=_ACTIVE[config.active_state],
-            bounce_time=config.bounce_time,
-            pin_factory=factory,
-        )
+        self._device = _input_device(config, device_class, factory)
 
     def start(self, on_change: EdgeCallback) -> bool:
         """Call `on_change(active, epoch_seconds)` on every change (on gpiozero's thread); return the state now.
@@ -60,6 +54,30 @@ class EdgeInput:
 
     def close(self) -> None:
         """Release the pin (closing also detaches the callbacks)."""
+        self._device.close()
+
+
+class PulseInput:
+    """Counts activations of an input pin on gpiozero's thread; `read()` is the count since it was opened."""
+
+    def __init__(self, config: CounterConfig, factory: Any) -> None:
+        self.config = config
+        self._count = 0
+        self._lock = threading.Lock()
+        self._device = _input_device(config, gpiozero.DigitalInputDevice, factory)
+        self._device.when_activated = self._pulse
+
+    def _pulse(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def read(self) -> int:
+        """Pulses counted since the device was opened."""
+        with self._lock:
+            return self._count
+
+    def close(self) -> None:
+        """Release the pin."""
         self._device.close()
 
 
@@ -86,13 +104,15 @@ class PolledInput:
         self._device.close()
 
 
-Driver = EdgeInput | PolledInput
+Driver = EdgeInput | PolledInput | PulseInput
 
 
 def open_sensor(config: SensorConfig, factory: Any) -> Driver:
     """The driver for one configured sensor, built on `factory`."""
     if isinstance(config, BinaryInput):
         return EdgeInput(config, factory)
+    if isinstance(config, CounterConfig):
+        return PulseInput(config, factory)
     return _open_polled(config, factory)
 
 
@@ -139,6 +159,18 @@ def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
 def _optional_float(value: Any) -> float | None:
     # gpiozero's smoothed devices answer None when they have no sample yet.
     return None if value is None else float(value)
+
+
+def _input_device(config: BinaryInput | CounterConfig, device_class: Any, factory: Any) -> Any:
+    return _build(
+        config.id,
+        device_class,
+        config.pin,
+        pull_up=_PULL[config.pull],
+        active_state=_ACTIVE[config.active_state],
+        bounce_time=config.bounce_time,
+        pin_factory=factory,
+    )
 
 
 def _build(sensor_id: str, device_class: Any, *args: Any, **kwargs: Any) -> Any:

@@ -19,6 +19,7 @@ from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockSPIDev
 from gateway.config import (
     ADC_CHANNELS,
     BinaryInput,
+    CounterConfig,
     CpuTemperatureConfig,
     DistanceConfig,
     LightConfig,
@@ -104,6 +105,7 @@ class Simulator:
         self._light: list[tuple[MockChargingPin, LightConfig]] = []
         self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
         self._cpu_files: list[Path] = []
+        self._pulsed: list[tuple[MockPin, bool]] = []  # counter pins, and whether a pulse drives them low
 
     def prepare(self, sensors: Sequence[SensorConfig]) -> list[SensorConfig]:
         """Set up the mock pins each sensor needs; return the configs to build (fake sysfs paths)."""
@@ -112,6 +114,8 @@ class Simulator:
     def _prepare_one(self, sensor: SensorConfig) -> SensorConfig:
         if isinstance(sensor, BinaryInput):
             self._binary.append((self._factory.pin(sensor.pin), self._rng.uniform(2.0, 8.0)))
+        elif isinstance(sensor, CounterConfig):
+            self._pulsed.append((self._factory.pin(sensor.pin), sensor.pull != "down"))
         elif isinstance(sensor, Mcp3xxxConfig):
             adc = self._adcs.get((sensor.port, sensor.device))
             if adc is None:
@@ -145,7 +149,19 @@ class Simulator:
                     _toggle(pin)
                     next_edge[index] = now + self._rng.uniform(0.5, 1.5) * period
             self._update_analog(now)
+            self._pulse_counters()
             await asyncio.sleep(0.25)
+
+    def _pulse_counters(self) -> None:
+        # 0 to 3 pulses per tick: a meter turning at a few pulses per second.
+        for pin, active_low in self._pulsed:
+            for _ in range(self._rng.randint(0, 3)):
+                if active_low:
+                    pin.drive_low()
+                    pin.drive_high()
+                else:
+                    pin.drive_high()
+                    pin.drive_low()
 
     def _update_analog(self, now: float) -> None:
         for light_pin, light in self._light:
