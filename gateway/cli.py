@@ -187,9 +187,9 @@ def _config_path(_args: argparse.Namespace, path: Path) -> int:
 
 
 def _config_schema(_args: argparse.Namespace, _path: Path) -> int:
-    from gateway.config import GatewayConfig  # noqa: PLC0415
+    from gateway.plugins import config_model  # noqa: PLC0415
 
-    print(json.dumps(GatewayConfig.model_json_schema(), indent=2))
+    print(json.dumps(config_model().model_json_schema(), indent=2))
     return EX_OK
 
 

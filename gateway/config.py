@@ -469,7 +469,26 @@ class CounterConfig(PinInput, PolledSensor):
     rate_per: Literal["second", "minute", "hour"] = "minute"
 
 
+class PluginSensorBase(PolledSensor):
+    """The base of a plugin's sensor config (gateway.plugins): a polled sensor with its own `kind` and keys."""
+
+    kind: str
+
+
 BinaryInputConfig = ButtonConfig | DigitalInputConfig | MotionConfig | LineConfig
+BUILTIN_SENSORS: tuple[type[SensorBase], ...] = (
+    ButtonConfig,
+    DigitalInputConfig,
+    MotionConfig,
+    LineConfig,
+    Mcp3xxxConfig,
+    LightConfig,
+    DistanceConfig,
+    CpuTemperatureConfig,
+    LoadAverageConfig,
+    DiskUsageConfig,
+    CounterConfig,
+)
 SensorConfig = Annotated[
     ButtonConfig
     | DigitalInputConfig

@@ -22,9 +22,11 @@ from gateway.config import (
     LightConfig,
     LoadAverageConfig,
     Mcp3xxxConfig,
+    PluginSensorBase,
     SensorConfig,
 )
 from gateway.errors import DeviceError
+from gateway.plugins import plugin_for
 
 EdgeCallback = Callable[[bool, float], None]
 _PULL = {"up": True, "down": False, "none": None}
@@ -84,7 +86,7 @@ class PulseInput:
 class PolledInput:
     """A device read on demand (from a worker thread: some reads bit-bang SPI or wait for an echo)."""
 
-    def __init__(self, config: SensorConfig, device: Any, read: Callable[[Any], object]) -> None:
+    def __init__(self, config: SensorConfig | PluginSensorBase, device: Any, read: Callable[[Any], object]) -> None:
         self.config = config
         self._device = device
         self._read = read
@@ -107,12 +109,15 @@ class PolledInput:
 Driver = EdgeInput | PolledInput | PulseInput
 
 
-def open_sensor(config: SensorConfig, factory: Any) -> Driver:
+def open_sensor(config: SensorConfig | PluginSensorBase, factory: Any) -> Driver:
     """The driver for one configured sensor, built on `factory`."""
     if isinstance(config, BinaryInput):
         return EdgeInput(config, factory)
     if isinstance(config, CounterConfig):
         return PulseInput(config, factory)
+    if isinstance(config, PluginSensorBase):
+        device = _build(config.id, plugin_for(config).open, config, factory)
+        return PolledInput(config, device, lambda d: d.read())
     return _open_polled(config, factory)
 
 

@@ -1,0 +1,84 @@
+"""The plugin seam: sensor kinds added through the `pi_mqtt_gateway.sensors` entry point group.
+
+An entry point names a `SensorPlugin`: its `kind`, a config model (a subclass of `PluginSensorBase` with
+`kind: Literal["<kind>"]`, validated like the built-in kinds, errors and all), and `open(config, factory)`
+returning an object with `read()` (called on the sensor's own thread) and `close()`. The core is not
+touched: `config_model()` builds the config schema with every installed kind. See `ds18b20.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Annotated, Any, Protocol, Union
+
+from pydantic import Field, create_model
+
+from gateway.config import BUILTIN_SENSORS, GatewayConfig, PluginSensorBase
+
+GROUP = "pi_mqtt_gateway.sensors"
+
+
+class PluginDevice(Protocol):
+    """What a plugin's `open` returns."""
+
+    def read(self) -> object:
+        """One sample (a number or a boolean); raise to report a failed read."""
+
+    def close(self) -> None:
+        """Release what the device holds."""
+
+
+@dataclass(frozen=True)
+class SensorPlugin:
+    """One additional sensor kind."""
+
+    kind: str
+    config_model: type[PluginSensorBase]
+    open: Callable[[Any, Any], PluginDevice]  # (its config, the pin factory) -> device
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """The installed plugins, and the entry points that could not be loaded (with why)."""
+
+    by_kind: dict[str, SensorPlugin]
+    broken: tuple[str, ...]
+
+
+@functools.cache
+def installed() -> Plugins:
+    """Load every entry point of the group once; a broken one is reported, not fatal."""
+    by_kind: dict[str, SensorPlugin] = {}
+    broken: list[str] = []
+    builtin = {model.model_fields["kind"].annotation.__args__[0] for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
+    for entry in entry_points(group=GROUP):
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # noqa: BLE001 - any import error of third-party code is reported, not raised
+            broken.append(f"{entry.name} ({entry.value}): {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(plugin, SensorPlugin) or plugin.kind in builtin or plugin.kind in by_kind:
+            broken.append(f"{entry.name} ({entry.value}): not a SensorPlugin with a new kind")
+            continue
+        by_kind[plugin.kind] = plugin
+    return Plugins(by_kind, tuple(broken))
+
+
+@functools.cache
+def config_model() -> type[GatewayConfig]:
+    """GatewayConfig whose `sensors` also accept every installed plugin kind."""
+    plugins = installed().by_kind
+    if not plugins:
+        return GatewayConfig
+    members = (*BUILTIN_SENSORS, *(plugin.config_model for plugin in plugins.values()))
+    sensor = Annotated[Union[members], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+    sensors: Any = (Annotated[tuple[sensor, ...], Field(strict=False)], ())
+    return create_model("GatewayConfig", __base__=GatewayConfig, sensors=sensors)
+
+
+def plugin_for(config: PluginSensorBase) -> SensorPlugin:
+    """The plugin that handles a plugin sensor's config."""
+    return installed().by_kind[config.kind]

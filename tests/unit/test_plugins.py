@@ -1,0 +1,85 @@
+"""The plugin seam: the DS18B20 kind comes in through the entry point group and reads a fake sysfs tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from gateway.devices.sensors import open_sensor
+from gateway.errors import ConfigError, DeviceError
+from gateway.plugins import GROUP, config_model, installed
+from gateway.plugins.ds18b20 import Ds18b20Config
+from gateway.settings import load_config
+
+DEVICE = "28-0316a2795aff"
+GOOD = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
+
+
+def fake_w1(root: Path, text: str = GOOD) -> Path:
+    """A sysfs tree with one DS18B20 whose w1_slave file holds `text`."""
+    (root / DEVICE).mkdir(parents=True)
+    (root / DEVICE / "w1_slave").write_text(text, encoding="ascii")
+    return root
+
+
+def sensor(root: Path) -> Ds18b20Config:
+    data = {"sensors": [{"id": "tank", "kind": "ds18b20", "device_id": DEVICE, "sysfs_root": str(root)}]}
+    config = config_model().model_validate(data).sensors[0]
+    assert isinstance(config, Ds18b20Config)
+    return config
+
+
+class TestRegistry:
+    def test_the_example_kind_is_installed_through_the_entry_point_group(self) -> None:
+        """`ds18b20` is found in the pi_mqtt_gateway.sensors group, and nothing failed to load."""
+        plugins = installed()
+        assert GROUP == "pi_mqtt_gateway.sensors"
+        assert "ds18b20" in plugins.by_kind
+        assert plugins.broken == ()
+
+    def test_a_bad_plugin_config_is_a_config_error_naming_the_key(self, tmp_path: Path) -> None:
+        """A plugin's keys are validated like a built-in kind's: exit 78 with the key named."""
+        path = tmp_path / "config.toml"
+        path.write_text('[[sensors]]\nid = "tank"\nkind = "ds18b20"\ndevice_id = "not-an-id"\n', encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, {})
+        assert "device_id" in caught.value.render()
+
+    def test_an_unknown_kind_lists_the_plugin_kinds_too(self, tmp_path: Path) -> None:
+        """A kind nobody provides is refused, and the message names ds18b20 among the choices."""
+        path = tmp_path / "config.toml"
+        path.write_text('[[sensors]]\nid = "x"\nkind = "bme280"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match="ds18b20"):
+            load_config(path, {})
+
+
+class TestDs18b20:
+    def test_reads_millidegrees(self, tmp_path: Path, mock_factory: MockFactory) -> None:
+        """t=23125 is 23.125 °C, read through the device layer like any sensor."""
+        driver = open_sensor(sensor(fake_w1(tmp_path)), mock_factory)
+        assert driver.read() == 23.125
+        driver.close()
+
+    @pytest.mark.parametrize(
+        ("text", "reason"),
+        [
+            ("72 01 : crc=57 NO\n72 01 t=23125\n", "CRC"),
+            ("72 01 : crc=57 YES\n72 01 t=85000\n", "power-on"),
+            ("72 01 : crc=57 YES\n", "CRC"),
+            ("72 01 : crc=57 YES\n72 01 nothing\n", "no temperature"),
+        ],
+    )
+    def test_bad_reads_are_device_errors(
+        self, tmp_path: Path, mock_factory: MockFactory, text: str, reason: str
+    ) -> None:
+        """A failed CRC, the 85 °C reset value or a garbled file is a failed read (counted, then offline)."""
+        driver = open_sensor(sensor(fake_w1(tmp_path, text)), mock_factory)
+        with pytest.raises(DeviceError, match=reason):
+            driver.read()
+
+    def test_a_missing_device_fails_at_set_up(self, tmp_path: Path, mock_factory: MockFactory) -> None:
+        """A device id that is not on the bus is a clear error when the sensor is built."""
+        with pytest.raises(DeviceError, match="no 1-Wire device"):
+            open_sensor(sensor(tmp_path), mock_factory)
