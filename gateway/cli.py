@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--settle", type=float, default=2.0, help="seconds to wait for retained status")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
+    discovery = commands.add_parser("discovery", help="Home Assistant discovery: what would be announced")
+    discovery.add_argument("--print", action="store_true", required=True, help="print topics and payloads")
     install = commands.add_parser("install-service", help="install and start the systemd service (as root)")
     install.add_argument("--root", default="/", metavar="DIR", help="install under DIR and run nothing (packaging)")
     install.add_argument(
@@ -283,6 +285,28 @@ def _check(args: argparse.Namespace, path: Path) -> int:
     return asyncio.run(run_check(_load(path), timeout=args.timeout))
 
 
+def _discovery(_args: argparse.Namespace, path: Path) -> int:
+    from gateway.discovery import (  # noqa: PLC0415
+        config_topic,
+        device_payload,
+        device_topic,
+        entities,
+        entity_payload,
+    )
+
+    config = _load(path).config
+    if not config.homeassistant.enabled:
+        print("# [homeassistant] enabled = false: nothing is announced; this is what enabling it would announce")
+    if config.homeassistant.device_discovery:
+        print(device_topic(config))
+        print(json.dumps(device_payload(config, {}), indent=2, ensure_ascii=False))
+        return EX_OK
+    for entity in entities(config):
+        print(config_topic(config, entity))
+        print(json.dumps(entity_payload(config, entity), indent=2, ensure_ascii=False))
+    return EX_OK
+
+
 def _install_service(args: argparse.Namespace, _path: Path) -> int:
     from gateway.install import InstallOptions, install  # noqa: PLC0415
 
@@ -356,6 +380,7 @@ HANDLERS: dict[str, Handler] = {
     "watch": _watch,
     "status": _status,
     "completion": _completion,
+    "discovery": _discovery,
     "install-service": _install_service,
     "uninstall-service": _uninstall_service,
     "version": _version,

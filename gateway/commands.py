@@ -33,7 +33,7 @@ class Command(BaseModel):
     command_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
-class _JsonCommand(BaseModel):
+class JsonCommand(BaseModel):
     """The JSON form, as sent; converted to a Command."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=False)
@@ -113,7 +113,7 @@ def parse_counter_command(payload: bytes) -> int:
 def _parse_json(text: str) -> Command:
     data = _json_object(text)
     try:
-        return _JsonCommand.model_validate(data).command()
+        return JsonCommand.model_validate(data).command()
     except ValidationError as exc:
         raise InvalidCommandError(_validation_reason(exc)) from None
 

@@ -157,6 +157,28 @@ class OutboxSection(Model):
     ] = 10_000
 
 
+class HomeAssistantSection(Model):
+    """`[homeassistant]`: MQTT discovery of every sensor, event, counter, output and the gateway's health."""
+
+    enabled: bool = False
+    discovery_prefix: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]+(/[a-zA-Z0-9_-]+)*$")] = "homeassistant"
+    device_discovery: bool = Field(
+        default=False, description="one <prefix>/device/<gw>/config with all components (HA 2024.11+)"
+    )
+    device_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="the device's name in Home Assistant; default: the gateway id"
+    )
+
+
+class HaOverrides(Model):
+    """Per-sensor overrides of the discovery defaults of its kind."""
+
+    device_class: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] | None = None
+    state_class: Literal["measurement", "total", "total_increasing"] | None = None
+    unit_of_measurement: Annotated[str, StringConstraints(max_length=16)] | None = None
+    icon: Annotated[str, StringConstraints(pattern=r"^mdi:[a-z0-9-]{1,64}$")] | None = None
+
+
 class LoggingSection(Model):
     """`[logging]`: level and renderer (`auto`: console on a TTY, JSON for journald otherwise)."""
 
@@ -294,6 +316,10 @@ class SensorBase(Model):
     qos: Qos | None = Field(default=None, description="default: mqtt.qos")
     retain: bool = True
     filters: Annotated[tuple[FilterConfig, ...], Field(strict=False, max_length=20)] = ()
+    payload: Literal["json", "value"] = Field(
+        default="json", description="value: also publish the bare value on <topic>/value (Telegraf, Node-RED)"
+    )
+    homeassistant: HaOverrides | None = None
 
     def pins(self) -> dict[str, int]:
         """The BCM pins this sensor uses, by role (for conflict checks)."""
@@ -582,6 +608,7 @@ class GatewayConfig(Model):
     mqtt: MqttSection = Field(default_factory=MqttSection)
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    homeassistant: HomeAssistantSection = Field(default_factory=HomeAssistantSection)
     sensors: Annotated[tuple[SensorConfig, ...], Field(strict=False)] = ()
     outputs: Annotated[tuple[OutputConfig, ...], Field(strict=False)] = ()
 

@@ -42,12 +42,18 @@ class Channel:
     chain: FilterChain | None = None
     gestures: GestureRecognizer | None = None
     rate: RateMeter | None = None  # a counter's rate, published beside its total
+    value_topic: str | None = None  # `payload = "value"`: the bare value here too
     offline_after: int = 3  # consecutive failed reads before the sensor is `offline`
     expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     _timer_at: float = field(default=float("inf"), repr=False)
     _last_reject_log: float = field(default=float("-inf"), repr=False)
     _unlogged_rejects: int = field(default=0, repr=False)
+
+    @property
+    def plain(self) -> bool:
+        """No filters, gestures, rate or bare value: a reading goes straight to the outbox."""
+        return self.chain is None and self.gestures is None and self.rate is None and self.value_topic is None
 
     @property
     def availability_topic(self) -> str:
@@ -71,6 +77,8 @@ def build_channel(sensor: SensorConfig, topic: str, default_qos: int) -> Channel
         channel.offline_after, channel.expire_after = sensor.offline_after, sensor.expire_after
     if isinstance(sensor, CounterConfig):
         channel.rate = RateMeter(sensor, topic, unit)
+    if sensor.payload == "value":
+        channel.value_topic = f"{topic}/value"
     if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
         gestures = sensor.gestures
         channel.gestures = GestureRecognizer(gestures.double_ms / 1000, gestures.long_ms / 1000)
@@ -99,7 +107,7 @@ class Pipeline:
         """Turn one sample into a stored message, or count and log why it was rejected."""
         try:
             reading = channel.factory.make(value, timestamp)
-            if channel.chain is None and channel.gestures is None and channel.rate is None:
+            if channel.plain:
                 self._outbox.put(channel.topic, reading, channel.qos, channel.retain)  # the common, fast path
                 return
             now = self._clock()
@@ -139,6 +147,10 @@ class Pipeline:
     def _store(self, channel: Channel, readings: list[Reading], now: float) -> None:
         for reading in readings:
             self._outbox.put(channel.topic, reading, channel.qos, channel.retain)
+            if channel.value_topic is not None:  # a JSON scalar: 21.5, true
+                self._outbox.put_raw(
+                    channel.value_topic, json.dumps(reading.value).encode(), channel.qos, channel.retain
+                )
             if channel.rate is not None and (rate := channel.rate.feed(reading, now)) is not None:
                 self._outbox.put(channel.rate.topic, rate, channel.qos, channel.retain)
             if channel.gestures is not None and isinstance(reading.value, bool):

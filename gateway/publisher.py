@@ -18,7 +18,7 @@ from gateway.errors import AuthenticationError, PublishRefusedError, TransportEr
 from gateway.mqtt import InboundMessage, MqttSession, MqttTransport, connection_error_hint
 from gateway.outbox import Message, Outbox
 from gateway.stats import Stats
-from gateway.topics import Topics
+from gateway.topics import Topics, topic_matches
 
 log = structlog.get_logger(component="publisher")
 
@@ -56,6 +56,29 @@ class CommandReceiver(Protocol):
 
     def link_changed(self, connected: bool) -> None:
         """The broker connection came (True) or went (False)."""
+
+
+class Receivers:
+    """Several receivers behind one: each message goes to those whose subscriptions match its topic."""
+
+    def __init__(self, *receivers: CommandReceiver) -> None:
+        self._receivers = receivers
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """Every receiver's filters."""
+        return [topic for receiver in self._receivers for topic in receiver.subscriptions]
+
+    def receive(self, message: InboundMessage) -> None:
+        """Hand the message to each receiver with a matching filter."""
+        for receiver in self._receivers:
+            if any(topic_matches(pattern, message.topic) for pattern in receiver.subscriptions):
+                receiver.receive(message)
+
+    def link_changed(self, connected: bool) -> None:
+        """Tell every receiver."""
+        for receiver in self._receivers:
+            receiver.link_changed(connected)
 
 
 class Publisher:

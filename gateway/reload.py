@@ -51,7 +51,12 @@ def plan_reload(
         config.mqtt.qos,
     )
     # The command subscriptions go with the outputs and the counters.
-    connection_changed = connection_changed or outputs_changed or _counters(running) != _counters(config)
+    connection_changed = (
+        connection_changed
+        or outputs_changed
+        or _counters(running) != _counters(config)
+        or running.homeassistant != config.homeassistant  # its status subscription
+    )
     return ReloadPlan(config, sensors_changed, outputs_changed, connection_changed, tuple(needs_restart))
 
 

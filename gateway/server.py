@@ -18,12 +18,13 @@ from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
+from gateway.homeassistant import HomeAssistant, LastStates
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
 from gateway.outputs import Outputs
-from gateway.pipeline import Channel, Pipeline, build_channel
-from gateway.publisher import Backoff, Publisher
+from gateway.pipeline import Channel, Pipeline, Sink, build_channel
+from gateway.publisher import Backoff, Publisher, Receivers
 from gateway.reload import plan_reload
 from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
@@ -61,6 +62,8 @@ class Gateway:
         self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
         self._outputs: Outputs | None = None
+        self._states: LastStates
+        self._homeassistant: HomeAssistant
         self._notifier = notifier or SystemdNotifier()
         self._config_source = config_source
         self._reload_requested = asyncio.Event()
@@ -156,8 +159,10 @@ class Gateway:
         return channels
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
-        pipeline = Pipeline(outbox, self.stats)
-        self._outputs = self._open_outputs(self.config, outbox)
+        self._states = LastStates(outbox)  # Home Assistant's re-announce replays the last states
+        pipeline = Pipeline(self._states, self.stats)
+        self._homeassistant = HomeAssistant(self.config, self._states, self.state_dir)
+        self._outputs = self._open_outputs(self.config, self._states)
         self._outputs.publish_states()
         async with asyncio.TaskGroup() as group:
             storing = group.create_task(outbox.run(), name="outbox")
@@ -186,7 +191,7 @@ class Gateway:
             stats_interval=self.config.gateway.stats_interval,
             flush_timeout=self.config.gateway.shutdown_timeout,
             window=self.config.mqtt.max_inflight,
-            receiver=self._outputs,
+            receiver=Receivers(*(r for r in (self._outputs, self._homeassistant) if r is not None)),
         )
         self._stop_publishing = asyncio.Event()
         self._publishing = group.create_task(publisher.run(self._stop_publishing), name="publisher")
@@ -197,7 +202,7 @@ class Gateway:
         self._stop_publishing.set()
         await self._publishing
 
-    def _open_outputs(self, config: GatewayConfig, outbox: DurableOutbox) -> Outputs:
+    def _open_outputs(self, config: GatewayConfig, sink: Sink) -> Outputs:
         """Build every output of `config` at its initial state (all or none: a failure closes the rest)."""
         factory = self._pin_factory(config)
         drivers: list[OutputDriver] = []
@@ -210,7 +215,7 @@ class Gateway:
                     driver.close()
             raise
         topics = Topics(config.gateway.topic_prefix, config.gateway.id)
-        return Outputs(drivers, outbox, topics, self.stats, default_qos=config.mqtt.qos, counters=self._counters)
+        return Outputs(drivers, sink, topics, self.stats, default_qos=config.mqtt.qos, counters=self._counters)
 
     def _pin_factory(self, config: GatewayConfig) -> Any:
         if self._factory is None:
@@ -263,15 +268,18 @@ class Gateway:
             if plan.sensors_changed and not await self._swap_sensors(group, pipeline, plan.config):
                 return
             config = plan.config
-            if plan.outputs_changed and not self._swap_outputs(config, outbox):
+            if plan.outputs_changed and not self._swap_outputs(config):
                 config = config.model_copy(update={"outputs": self.config.outputs})
             self.config, self._password = config, loaded.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
+            self._homeassistant.update(self.config)
             if plan.connection_changed:
                 if warning := insecure_tls_warning(self.config):
                     log.warning(warning)
                 await self._stop_publisher()
-                self._start_publisher(group, outbox)
+                self._start_publisher(group, outbox)  # it announces again once connected
+            elif self.config.homeassistant.enabled:
+                self._homeassistant.announce()
         finally:
             self._reloading = False
         log.info(
@@ -283,16 +291,16 @@ class Gateway:
             buffered=len(outbox),
         )
 
-    def _swap_outputs(self, config: GatewayConfig, outbox: DurableOutbox) -> bool:
+    def _swap_outputs(self, config: GatewayConfig) -> bool:
         """Close the outputs and open `config`'s at their initial states; on failure reopen the old ones."""
         old = self.config
         if self._outputs is not None:
             self._outputs.close()
         try:
-            self._outputs = self._open_outputs(config, outbox)
+            self._outputs = self._open_outputs(config, self._states)
         except GatewayError as exc:
             log.error("reload of the outputs refused, the running outputs are kept", error=str(exc))
-            self._outputs = self._open_outputs(old, outbox)
+            self._outputs = self._open_outputs(old, self._states)
             self._outputs.publish_states()
             return False
         self._outputs.publish_states()

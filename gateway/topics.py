@@ -53,6 +53,17 @@ class Topics:
         return f"{self.base}/#"
 
 
+def topic_matches(pattern: str, topic: str) -> bool:
+    """Whether `topic` matches the subscription filter `pattern` (`+` one level, a final `#` the rest)."""
+    pattern_levels, topic_levels = pattern.split("/"), topic.split("/")
+    for index, level in enumerate(pattern_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels) or (level != "+" and level != topic_levels[index]):
+            return False
+    return len(pattern_levels) == len(topic_levels)
+
+
 def topic_problem(topic: str, max_bytes: int) -> str | None:
     """Why a broker would refuse (or choke on) a publish to `topic`, or None when it is fine.
 

@@ -1,0 +1,133 @@
+"""Home Assistant at run time: announce, re-announce when it restarts, and clean up removed entities.
+
+Announcements go through the outbox like readings (retained, QoS 1, in order): on every connection, and
+when Home Assistant publishes `online` on `<discovery prefix>/status`, after which the last state of every
+sensor and output is stored again, so no entity shows "unknown". The set of announced config topics is kept
+in `<state dir>/homeassistant.json`; one that is no longer in the config gets an empty retained payload.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from gateway.config import GatewayConfig
+from gateway.discovery import config_topic, device_payload, device_topic, entities, entity_payload
+from gateway.mqtt import InboundMessage
+from gateway.pipeline import Sink
+from gateway.reading import Reading
+
+log = structlog.get_logger(component="homeassistant")
+ANNOUNCED_FILE = "homeassistant.json"
+
+
+@dataclass
+class LastStates:
+    """A Sink in front of the outbox that remembers the last reading stored on each topic."""
+
+    sink: Sink
+    last: dict[str, tuple[Reading, int, bool]] = field(default_factory=dict)
+
+    def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> object:
+        """Store through to the outbox, and remember it."""
+        stored = self.sink.put(topic, reading, qos, retain)
+        self.last[topic] = (reading, qos, retain)
+        return stored
+
+    def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> object:
+        """Store through to the outbox."""
+        return self.sink.put_raw(topic, payload, qos, retain)
+
+    def replay(self) -> int:
+        """Store every remembered reading again (a new seq, its original ts); return how many."""
+        for topic, (reading, qos, retain) in list(self.last.items()):
+            self.sink.put(topic, reading, qos, retain)
+        return len(self.last)
+
+
+class HomeAssistant:
+    """Discovery for one gateway config (a CommandReceiver for `<prefix>/status`)."""
+
+    def __init__(self, config: GatewayConfig, states: LastStates, state_dir: Path) -> None:
+        self._config = config
+        self._states = states
+        self._file = state_dir / ANNOUNCED_FILE
+        self._cleaned = False
+
+    def update(self, config: GatewayConfig) -> None:
+        """A reloaded config: the next announcement uses it, and clears what it no longer has."""
+        self._config, self._cleaned = config, False
+
+    @property
+    def status_topic(self) -> str:
+        """Where Home Assistant says `online` when it starts."""
+        return f"{self._config.homeassistant.discovery_prefix}/status"
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """`<discovery prefix>/status` when discovery is enabled."""
+        return [self.status_topic] if self._config.homeassistant.enabled else []
+
+    def link_changed(self, connected: bool) -> None:
+        """Announce on every connection (a broker without persistence forgets retained configs)."""
+        if connected and self._config.homeassistant.enabled:
+            self.announce()
+
+    def receive(self, message: InboundMessage) -> None:
+        """Home Assistant (re)started: announce again, then the current states."""
+        if message.topic != self.status_topic or message.payload.strip().lower() != b"online":
+            return
+        self.announce()
+        log.info("home assistant came online: announced again", states=self._states.replay())
+
+    def announce(self) -> None:
+        """Store every discovery config (and, the first time, the removal of entities no longer configured)."""
+        current = self._announcements()
+        removed = self._removed(current) if not self._cleaned else {}
+        if self._config.homeassistant.device_discovery:
+            gone = {topic.split("/")[-2]: component for topic, component in removed.items()}  # by object id
+            self._put(device_topic(self._config), device_payload(self._config, gone))
+        else:
+            for topic in removed:
+                self._states.put_raw(topic, b"", 1, True)  # an empty retained config deletes the entity
+            for topic, payload in current.items():
+                self._put(topic, payload)
+        if not self._cleaned:
+            self._save(current)
+            self._cleaned = True
+            log.info("announced to home assistant", entities=len(current), removed=len(removed))
+
+    def _announcements(self) -> dict[str, dict[str, object]]:
+        return {config_topic(self._config, e): entity_payload(self._config, e) for e in entities(self._config)}
+
+    def _put(self, topic: str, payload: dict[str, object]) -> None:
+        self._states.put_raw(topic, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 1, True)
+
+    def _removed(self, current: dict[str, dict[str, object]]) -> dict[str, str]:
+        """Config topics announced before and not now, mapped to their component."""
+        before = self._load()
+        return {topic: component for topic, component in before.items() if topic not in current}
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("announced entities unknown: no clean-up this time", file=str(self._file), error=str(exc))
+            return {}
+        topics = data.get("topics") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in topics.items()} if isinstance(topics, dict) else {}
+
+    def _save(self, current: dict[str, dict[str, object]]) -> None:
+        prefix_parts = len(self._config.homeassistant.discovery_prefix.split("/"))
+        topics = {topic: topic.split("/")[prefix_parts] for topic in current}
+        try:
+            temporary = self._file.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"topics": topics}, indent=1), encoding="utf-8")
+            temporary.replace(self._file)
+        except OSError as exc:
+            log.warning("cannot remember the announced entities", file=str(self._file), error=str(exc))
