@@ -97,6 +97,7 @@ class DurableOutbox:
         self._count = 0
         self._bytes = 0
         self._next_seq = 1
+        self._next_reading = 1  # the `seq` in reading payloads; other messages take none (no gaps for them)
         self._seq_mark = 1  # seqs below this are covered by a durable mark
         self._last_drop_log = float("-inf")
         self._unlogged_drops = 0
@@ -126,6 +127,7 @@ class DurableOutbox:
 
     def _adopt(self, state: StoredState) -> None:
         self._next_seq = self._seq_mark = state.next_seq
+        self._next_reading = state.next_reading
         self._count, self._bytes, self._stored_beyond = state.rows, state.bytes, state.rows
         self._stats.quarantined = state.quarantined
         if state.rows:
@@ -136,7 +138,7 @@ class DurableOutbox:
     async def _open_in_memory(self, exc: Exception) -> None:
         # Without a readable file the last seq is unknown: start above any plausible one (epoch ms).
         summary = await self._in_thread(read_summary, self._store.path)
-        self._next_seq = max(summary[2] if summary else 1, int(time.time() * 1000))
+        self._next_seq = self._next_reading = max(summary[2] if summary else 1, int(time.time() * 1000))
         self._set_degraded(exc)
         log.error("cannot open the outbox file: readings kept in memory only", error=str(exc), next_seq=self._next_seq)
 
@@ -167,7 +169,7 @@ class DurableOutbox:
         """Commit what is unsaved, record the exact seq mark, and close the file."""
         try:
             if self._writable and await self._flush():
-                await self._in_thread(self._store.close, self._next_seq)
+                await self._in_thread(self._store.close, self._next_seq, self._next_reading)
             if self._unsaved or self._tail:
                 log.error("stopping with readings that could not be stored", lost=len(self._unsaved) + len(self._tail))
         except Exception as exc:  # noqa: BLE001 - a failing disk at exit must not hide the rest of the shutdown
@@ -180,10 +182,13 @@ class DurableOutbox:
 
     def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> Message | None:
         """Store a reading with the next seq; None when the on-full policy rejected it."""
-        payload = reading.payload(self._next_seq)
+        payload = reading.payload(self._next_reading)
         if len(payload) > self._max_payload:
             raise InvalidReadingError(reading.sensor, f"payload of {len(payload)} bytes over mqtt.max_payload_bytes")
-        return self._append(Message(self._next_seq, topic, payload, qos, retain))
+        stored = self._append(Message(self._next_seq, topic, payload, qos, retain))
+        if stored is not None:
+            self._next_reading += 1
+        return stored
 
     def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> Message | None:
         """Store a message of our own (an availability `online`/`offline`), in order with the readings."""
@@ -387,7 +392,10 @@ class DurableOutbox:
         self._stored_beyond += len(tail)
         page_after = self._loaded_upto if self._page_wanted else None
         self._page_wanted = False
-        batch = Batch([*inserts, *tail], deletes, quarantine, mark)
+        # The readings' mark moves with the row mark: readings are a subset of rows, so a reading handed out
+        # under a durable row mark is under its durable reading mark too.
+        reading_mark = self._next_reading + SEQ_BLOCK if mark is not None else None
+        batch = Batch([*inserts, *tail], deletes, quarantine, mark, reading_mark)
         try:
             page = await self._in_thread(self._write_and_load, batch, page_after)
         except Exception as exc:  # noqa: BLE001 - full disk, read-only file system, I/O error

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-SEQ_KEY = "next_seq"
+SEQ_KEY = "next_seq"  # the row key mark: every stored message has a row seq
+READING_KEY = "next_reading"  # the readings' own `seq` mark: other messages (availability, configs) take none
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class StoredState:
     bytes: int
     quarantined: int
     moved_aside: Path | None
+    next_reading: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Batch:
     deletes: Sequence[int] = ()
     quarantine: Sequence[tuple[Message, str]] = ()
     next_seq: int | None = None
+    next_reading: int | None = None  # always written together with next_seq
 
     @property
     def durable(self) -> bool:
@@ -92,7 +95,7 @@ class OutboxStore:
             moved_aside = self._move_aside()
             self._connect()
             state = self._state()
-        return StoredState(state[0], state[1], state[2], state[3], moved_aside)
+        return StoredState(state[0], state[1], state[2], state[3], moved_aside, state[4])
 
     def write(self, batch: Batch) -> None:
         """Apply `batch` in one transaction: durable (FULL) when it inserts, cheap (NORMAL) when it only deletes."""
@@ -113,6 +116,8 @@ class OutboxStore:
                     db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in batch.deletes])
                 if batch.next_seq is not None:
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SEQ_KEY, batch.next_seq))
+                if batch.next_reading is not None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (READING_KEY, batch.next_reading))
         finally:
             db.execute("PRAGMA synchronous=FULL")
 
@@ -123,13 +128,13 @@ class OutboxStore:
         )
         return [Message(seq, topic, bytes(payload), qos, bool(retain)) for seq, topic, payload, qos, retain in cursor]
 
-    def close(self, next_seq: int | None) -> None:
-        """Record the exact seq mark, fold the WAL into the database, and close."""
+    def close(self, next_seq: int | None, next_reading: int | None = None) -> None:
+        """Record the exact seq marks, fold the WAL into the database, and close."""
         if self._db is None:
             return
         try:
             if next_seq is not None:
-                self.write(Batch(next_seq=next_seq))
+                self.write(Batch(next_seq=next_seq, next_reading=next_reading))
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self.close_quietly()
@@ -157,15 +162,18 @@ class OutboxStore:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def _state(self) -> tuple[int, int, int, int]:
+    def _state(self) -> tuple[int, int, int, int, int]:
         db = self._conn()
         mark = db.execute("SELECT value FROM meta WHERE key = ?", (SEQ_KEY,)).fetchone()
+        reading_mark = db.execute("SELECT value FROM meta WHERE key = ?", (READING_KEY,)).fetchone()
         rows, size, top = db.execute(
             "SELECT count(*), coalesce(sum(length(topic) + length(payload)), 0), coalesce(max(seq), 0) FROM outbox"
         ).fetchone()
         quarantined, quarantine_top = db.execute("SELECT count(*), coalesce(max(seq), 0) FROM quarantine").fetchone()
         next_seq = max(mark[0] if mark else 1, top + 1, quarantine_top + 1, 1)
-        return int(next_seq), int(rows), int(size), int(quarantined)
+        # A file written before readings had their own mark: their seqs were row seqs, all below next_seq.
+        next_reading = reading_mark[0] if reading_mark else next_seq
+        return int(next_seq), int(rows), int(size), int(quarantined), int(next_reading)
 
     def _move_aside(self) -> Path:
         target = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -209,7 +217,7 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
 
 
 def read_summary(path: Path) -> tuple[int, int, int] | None:
-    """(waiting rows, quarantined rows, next seq) of an outbox file, read-only; None if there is none."""
+    """(waiting rows, quarantined rows, next reading seq) of an outbox file, read-only; None if there is none."""
     if not path.is_file():
         return None
     try:
@@ -218,8 +226,10 @@ def read_summary(path: Path) -> tuple[int, int, int] | None:
             rows = db.execute("SELECT count(*), coalesce(max(seq), 0) FROM outbox").fetchone()
             quarantined = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
             mark = db.execute("SELECT value FROM meta WHERE key = ?", (SEQ_KEY,)).fetchone()
+            reading_mark = db.execute("SELECT value FROM meta WHERE key = ?", (READING_KEY,)).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
         return None
-    return int(rows[0]), int(quarantined), max(int(mark[0]) if mark else 1, int(rows[1]) + 1)
+    next_seq = max(int(mark[0]) if mark else 1, int(rows[1]) + 1)
+    return int(rows[0]), int(quarantined), int(reading_mark[0]) if reading_mark else next_seq

@@ -8,6 +8,7 @@ verdict (run with `-s` to see the counts).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -24,7 +25,7 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config import GatewayConfig
 from gateway.config_edit import render_toml
 from gateway.server import Gateway
-from gateway.store import DB_FILE
+from gateway.store import DB_FILE, READING_KEY
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import wait_until
@@ -278,11 +279,14 @@ def process_config(tmp_path: Path, broker: Broker, gateway_id: str, *, sensors: 
 
 
 def stored_seqs(state_dir: Path) -> tuple[set[int], int]:
-    """The seqs waiting in a stopped gateway's outbox, and its recorded seq mark."""
+    """The reading seqs waiting in a stopped gateway's outbox, and its recorded reading seq mark.
+
+    Rows that are not readings (a polled sensor's `online` on its availability topic) carry no seq.
+    """
     with sqlite3.connect(state_dir / DB_FILE) as db:
-        seqs = {row[0] for row in db.execute("SELECT seq FROM outbox")}
-        mark = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
-    return seqs, int(mark[0]) if mark else 1
+        payloads = [row[0] for row in db.execute("SELECT payload FROM outbox WHERE topic NOT LIKE '%/availability'")]
+        mark = db.execute("SELECT value FROM meta WHERE key = ?", (READING_KEY,)).fetchone()
+    return {json.loads(payload)["seq"] for payload in payloads}, int(mark[0]) if mark else 1
 
 
 async def kill_after(process: subprocess.Popen[bytes], seconds: float) -> None:

@@ -121,6 +121,33 @@ class TestOrderAndSeq:
         assert fresh is not None
         assert fresh.seq > SEQ_BLOCK  # beyond the durable mark: no reuse of a number handed out before the crash
 
+    async def test_messages_that_are_not_readings_take_no_reading_seq(self, tmp_path: Path) -> None:
+        """Availability and discovery messages between readings leave the readings' seq without gaps."""
+        async with opened(tmp_path) as (box, _):
+            put(box, 1.0)
+            box.put_raw("t/availability", b"online", 1, True)
+            put(box, 2.0)
+            drain(box)
+        async with opened(tmp_path) as (box, _):
+            box.put_raw("t/availability", b"offline", 1, True)
+            put(box, 3.0)
+            taken = drain(box)
+        assert [json.loads(m.payload)["seq"] for m in taken if m.topic == "t"] == [3]
+        assert read_summary(tmp_path / DB_FILE) == (0, 0, 4)  # `status` shows the next reading seq
+
+    async def test_after_a_crash_reading_seqs_jump_past_their_own_mark(self, tmp_path: Path) -> None:
+        """A crash with more messages than readings: the next reading seq is still beyond any handed out."""
+        async with opened(tmp_path, close=False) as (box, _):
+            for value in range(3):
+                box.put_raw("t/availability", b"online", 1, True)
+                put(box, float(value))
+            used = [json.loads(m.payload)["seq"] for m in drain(box) if m.topic == "t"]
+        async with opened(tmp_path) as (box, _):
+            fresh = put(box, 9.0)
+        assert fresh is not None
+        assert used == [1, 2, 3]
+        assert json.loads(fresh.payload)["seq"] == 1 + SEQ_BLOCK  # the reading mark reserved at the first start
+
     async def test_rewind_hands_out_everything_unacknowledged_again(self, tmp_path: Path) -> None:
         """A new session resends every unacknowledged message, oldest first, skipping acknowledged ones."""
         async with opened(tmp_path) as (box, _):
