@@ -48,7 +48,7 @@ def default_gateway_id() -> str:
 class Model(BaseModel):
     """Base of every config model: immutable, strict, unknown keys are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
 
 class GatewaySection(Model):

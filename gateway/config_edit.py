@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tomlkit.items import AoT, Table
 
 from gateway.errors import ConfigError, ConfigProblem, UsageError
-from gateway.plugins import config_model
+from gateway.plugins import config_model_for
 from gateway.settings import LoadedConfig, describe_error, read_toml
 
 REDACTED = "<redacted>"
@@ -126,7 +126,7 @@ def _edit_child(container: Any, part: str | int, following: str | int, key: str)
 def _validate(path: Path, text: str) -> None:
     raw = tomllib.loads(text)
     try:
-        config_model().model_validate(raw)
+        config_model_for(raw).model_validate(raw)
     except ValidationError as exc:
         problems = [describe_error(err, raw, set()) for err in exc.errors()]
         raise ConfigError(path, [*problems, ConfigProblem("", "nothing was written")]) from None

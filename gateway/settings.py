@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigError, ConfigProblem
-from gateway.plugins import config_model
+from gateway.plugins import config_model_for
 
 DEFAULT_CONFIG_PATH = Path("/etc/pi-mqtt-gateway/config.toml")
 ENV_CONFIG_PATH = "GATEWAY_CONFIG"
@@ -63,7 +63,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     raw = read_toml(path)
     env_keys = apply_env_overrides(raw, environ)
     try:
-        config = config_model().model_validate(raw)
+        config = config_model_for(raw).model_validate(raw)
     except ValidationError as exc:
         problems = [describe_error(err, raw, set(env_keys)) for err in exc.errors()]
         raise ConfigError(path, problems) from None

@@ -19,6 +19,7 @@ from pydantic import Field, create_model
 from gateway.config import BUILTIN_SENSORS, GatewayConfig, PluginSensorBase
 
 GROUP = "pi_mqtt_gateway.sensors"
+BUILTIN_KINDS = {model.model_fields["kind"].annotation.__args__[0] for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
 
 
 class PluginDevice(Protocol):
@@ -53,18 +54,25 @@ def installed() -> Plugins:
     """Load every entry point of the group once; a broken one is reported, not fatal."""
     by_kind: dict[str, SensorPlugin] = {}
     broken: list[str] = []
-    builtin = {model.model_fields["kind"].annotation.__args__[0] for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
     for entry in entry_points(group=GROUP):
         try:
             plugin = entry.load()
         except Exception as exc:  # noqa: BLE001 - any import error of third-party code is reported, not raised
             broken.append(f"{entry.name} ({entry.value}): {type(exc).__name__}: {exc}")
             continue
-        if not isinstance(plugin, SensorPlugin) or plugin.kind in builtin or plugin.kind in by_kind:
+        if not isinstance(plugin, SensorPlugin) or plugin.kind in BUILTIN_KINDS or plugin.kind in by_kind:
             broken.append(f"{entry.name} ({entry.value}): not a SensorPlugin with a new kind")
             continue
         by_kind[plugin.kind] = plugin
     return Plugins(by_kind, tuple(broken))
+
+
+def config_model_for(raw: object) -> type[GatewayConfig]:
+    """The model for a raw config: plain GatewayConfig when every sensor kind is built in (no entry point
+    scan, no second schema: a few MB less on a Pi Zero), else the one with the plugin kinds."""
+    sensors = raw.get("sensors") if isinstance(raw, dict) else None
+    kinds = {s.get("kind") for s in sensors if isinstance(s, dict)} if isinstance(sensors, list) else set()
+    return GatewayConfig if kinds <= BUILTIN_KINDS else config_model()
 
 
 @functools.cache

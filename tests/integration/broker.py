@@ -43,6 +43,7 @@ class Broker:
         persistent: bool = False,
         listener_options: Sequence[str] = (),
         options: Sequence[str] = ("allow_anonymous true",),
+        nodelay: bool = True,
     ) -> None:
         self.workdir = workdir
         self.host = "127.0.0.1"
@@ -56,7 +57,7 @@ class Broker:
             *listener_options,
             *options,
             "max_queued_messages 0",
-            "set_tcp_nodelay true",
+            f"set_tcp_nodelay {'true' if nodelay else 'false'}",
             f"log_dest file {self.log_path}",
         ]
         if os.geteuid() == 0:

@@ -78,7 +78,8 @@ class TestHomeAssistant:
         )
         async with running_gateway(with_load, mock_factory), subscribe(broker, "homeassistant/#") as first:
             await first.wait_for(lambda r: load in configs(r, "ha2"))
-        async with running_gateway(without_load, mock_factory), subscribe(broker, load) as second:
+        # Subscribe first: the empty config deletes the retained one, so only a live subscriber sees it.
+        async with subscribe(broker, load) as second, running_gateway(without_load, mock_factory):
             await second.wait_for(lambda r: r.payloads(load)[-1:] == [b""])
         async with subscribe(broker, "homeassistant/+/ha2/#") as later:
             await later.wait_for(lambda r: "homeassistant/binary_sensor/ha2/door/config" in configs(r, "ha2"))
