@@ -84,12 +84,21 @@ class PulseInput:
 
 
 class PolledInput:
-    """A device read on demand (from a worker thread: some reads bit-bang SPI or wait for an echo)."""
+    """A device read on demand: on a worker thread when `blocking` (bit-banged SPI, an echo, a 1-Wire
+    conversion, a file system that may hang), else inline on the loop (a /proc or sysfs file: microseconds)."""
 
-    def __init__(self, config: SensorConfig | PluginSensorBase, device: Any, read: Callable[[Any], object]) -> None:
+    def __init__(
+        self,
+        config: SensorConfig | PluginSensorBase,
+        device: Any,
+        read: Callable[[Any], object],
+        *,
+        blocking: bool = True,
+    ) -> None:
         self.config = config
         self._device = device
         self._read = read
+        self.blocking = blocking
 
     def read(self) -> object:
         """One sample; DeviceError if the device fails."""
@@ -151,10 +160,10 @@ def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
         return PolledInput(config, sonar, lambda d: _optional_float(d.distance))
     if isinstance(config, CpuTemperatureConfig):
         cpu = _build(config.id, gpiozero.CPUTemperature, sensor_file=str(config.sensor_file), pin_factory=factory)
-        return PolledInput(config, cpu, lambda d: float(d.temperature))
+        return PolledInput(config, cpu, lambda d: float(d.temperature), blocking=False)
     if isinstance(config, LoadAverageConfig):
         load = _build(config.id, gpiozero.LoadAverage, minutes=config.minutes, pin_factory=factory)
-        return PolledInput(config, load, lambda d: float(d.load_average))
+        return PolledInput(config, load, lambda d: float(d.load_average), blocking=False)
     if isinstance(config, DiskUsageConfig):
         disk = _build(config.id, gpiozero.DiskUsage, filesystem=str(config.filesystem), pin_factory=factory)
         return PolledInput(config, disk, lambda d: float(d.usage))
