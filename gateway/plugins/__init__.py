@@ -71,7 +71,8 @@ def config_model_for(raw: object) -> type[GatewayConfig]:
     """The model for a raw config: plain GatewayConfig when every sensor kind is built in (no entry point
     scan, no second schema: a few MB less on a Pi Zero), else the one with the plugin kinds."""
     sensors = raw.get("sensors") if isinstance(raw, dict) else None
-    kinds = {s.get("kind") for s in sensors if isinstance(s, dict)} if isinstance(sensors, list) else set()
+    entries = sensors if isinstance(sensors, list) else []
+    kinds = {kind for s in entries if isinstance(s, dict) and isinstance(kind := s.get("kind"), str)}
     return GatewayConfig if kinds <= BUILTIN_KINDS else config_model()
 
 
