@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from gateway.config import GatewayConfig
 from gateway.devices.sensors import open_sensor
 from gateway.errors import ConfigError, DeviceError
-from gateway.plugins import GROUP, config_model, installed
+from gateway.plugins import GROUP, config_model, config_model_for, installed
 from gateway.plugins.ds18b20 import Ds18b20Config
 from gateway.settings import load_config
 
@@ -83,3 +84,11 @@ class TestDs18b20:
         """A device id that is not on the bus is a clear error when the sensor is built."""
         with pytest.raises(DeviceError, match="no 1-Wire device"):
             open_sensor(sensor(tmp_path), mock_factory)
+
+
+class TestModelChoice:
+    def test_plugins_load_only_for_a_config_that_uses_one(self) -> None:
+        """Built-in kinds validate with the plain model (no entry point scan); a plugin kind gets the extended one."""
+        assert config_model_for({"sensors": [{"kind": "button"}]}) is GatewayConfig
+        assert config_model_for({"sensors": [{"kind": "ds18b20"}]}) is config_model()
+        assert config_model_for({"sensors": [{"kind": []}, "x"], "gateway": 1}) is GatewayConfig  # junk: no crash
