@@ -70,14 +70,7 @@ class JsonCommand(BaseModel):
 
 def parse_command(payload: bytes, *, pwm: bool) -> Command:
     """The command in `payload` for an output (`pwm` allows `value`); InvalidCommandError otherwise."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise InvalidCommandError(f"payload of {len(payload)} bytes (at most {MAX_COMMAND_BYTES})")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise InvalidCommandError("payload is not UTF-8") from None
-    if not text:
-        raise InvalidCommandError("empty payload")
+    text = _text(payload)
     word = text.upper()  # ON, OFF, TOGGLE
     if word in WORDS or word == "TOGGLE":
         return Command(state=WORDS.get(word), toggle=word == "TOGGLE")
@@ -95,12 +88,7 @@ class _CounterCommand(BaseModel):
 
 def parse_counter_command(payload: bytes) -> int:
     """The new total a counter command asks for: `RESET` is 0, or {"value": N}; InvalidCommandError else."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise InvalidCommandError(f"payload of {len(payload)} bytes (at most {MAX_COMMAND_BYTES})")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise InvalidCommandError("payload is not UTF-8") from None
+    text = _text(payload)
     if text.upper() == "RESET":
         return 0
     data = _json_object(text)
@@ -108,6 +96,19 @@ def parse_counter_command(payload: bytes) -> int:
         return _CounterCommand.model_validate(data).value
     except ValidationError as exc:
         raise InvalidCommandError(_validation_reason(exc)) from None
+
+
+def _text(payload: bytes) -> str:
+    """The payload as stripped text: size checked before decoding (a 1 MB payload costs nothing)."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise InvalidCommandError(f"payload of {len(payload)} bytes (at most {MAX_COMMAND_BYTES})")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InvalidCommandError("payload is not UTF-8") from None
+    if not text:
+        raise InvalidCommandError("empty payload")
+    return text
 
 
 def _parse_json(text: str) -> Command:

@@ -48,6 +48,12 @@ class Source:
         return loaded_from(self.next)
 
 
+def reloadable(config: GatewayConfig, factory: MockFactory) -> tuple[Gateway, Source]:
+    """A gateway on `factory` whose reloads read from the returned Source."""
+    source = Source()
+    return Gateway(loaded_from(config), pin_factory=factory, config_source=source), source
+
+
 async def serve(gateway: Gateway) -> asyncio.Task[None]:
     """Start `gateway` and wait until it is ready."""
     task = asyncio.create_task(gateway.serve())
@@ -74,12 +80,7 @@ class TestReload:
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """A sensor added and one removed take effect; the connection stays up (no `offline` on the status topic)."""
-        source = Source()
-        gateway = Gateway(
-            loaded_from(two_sensor_config(tmp_path, broker.port, ["a"])),
-            pin_factory=mock_factory,
-            config_source=source,
-        )
+        gateway, source = reloadable(two_sensor_config(tmp_path, broker.port, ["a"]), mock_factory)
         async with subscribe(broker, "pi-mqtt-gateway/reload/#") as received:
             task = await serve(gateway)
             await received.wait_for(lambda r: len(r.readings("pi-mqtt-gateway/reload/sensor/a")) == 1)
@@ -100,11 +101,8 @@ class TestReload:
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """Readings buffered while the broker is unreachable are all delivered, in order, after a reload to it."""
-        source = Source()
         nowhere = free_port()
-        gateway = Gateway(
-            loaded_from(two_sensor_config(tmp_path, nowhere, ["a"])), pin_factory=mock_factory, config_source=source
-        )
+        gateway, source = reloadable(two_sensor_config(tmp_path, nowhere, ["a"]), mock_factory)
         async with Ledger(own_broker, "pi-mqtt-gateway/reload/sensor/+", "reload-ledger") as ledger:
             task = await serve(gateway)
             toggle(mock_factory, PIN_A, 40)
@@ -125,12 +123,7 @@ class TestReload:
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """A reload to an invalid config logs every problem once and changes nothing: the old sensors still publish."""
-        source = Source()
-        gateway = Gateway(
-            loaded_from(two_sensor_config(tmp_path, broker.port, ["a"])),
-            pin_factory=mock_factory,
-            config_source=source,
-        )
+        gateway, source = reloadable(two_sensor_config(tmp_path, broker.port, ["a"]), mock_factory)
         async with subscribe(broker, "pi-mqtt-gateway/reload/sensor/a") as received:
             task = await serve(gateway)
             problem = ConfigError("config.toml", [ConfigProblem("sensors[0].pin", "Input should be an integer")])
@@ -147,12 +140,7 @@ class TestReload:
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """A new sensor on a pin something else holds is refused; the old sensor is back and publishing."""
-        source = Source()
-        gateway = Gateway(
-            loaded_from(two_sensor_config(tmp_path, broker.port, ["a"])),
-            pin_factory=mock_factory,
-            config_source=source,
-        )
+        gateway, source = reloadable(two_sensor_config(tmp_path, broker.port, ["a"]), mock_factory)
         holder = LED(PIN_B, pin_factory=mock_factory)  # another program's device on pin 22
         async with subscribe(broker, "pi-mqtt-gateway/reload/sensor/+") as received:
             task = await serve(gateway)
