@@ -92,4 +92,6 @@ class TestConfigShow:
         assert main(["--config", str(ROOT / "config" / "demo.toml"), "config", "show"]) == EX_OK
         shown = tomllib.loads(capsys.readouterr().out)
         assert shown["mqtt"]["host"] == "from-env"
-        assert len(shown["sensors"]) == 11
+        demo = tomllib.loads((ROOT / "config" / "demo.toml").read_text(encoding="utf-8"))
+        assert len(shown["sensors"]) == len(demo["sensors"])
+        assert [o["id"] for o in shown["outputs"]] == [o["id"] for o in demo["outputs"]]
