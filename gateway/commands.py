@@ -24,7 +24,7 @@ WORDS = {"ON": True, "OFF": False}
 class Command(BaseModel):
     """One command for one output: exactly one of `state`, `value`, `toggle`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)  # built at first use
 
     state: bool | None = None
     value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
@@ -36,7 +36,7 @@ class Command(BaseModel):
 class JsonCommand(BaseModel):
     """The JSON form, as sent; converted to a Command."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=False, defer_build=True)
 
     state: Literal["ON", "OFF", "TOGGLE"] | None = None
     value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None  # strict: 1 yes, "1" or true no
@@ -81,7 +81,7 @@ def parse_command(payload: bytes, *, pwm: bool) -> Command:
 
 
 class _CounterCommand(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)  # built at first use
 
     value: Annotated[int, Field(ge=0, le=2**53)]
 
