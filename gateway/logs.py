@@ -78,6 +78,23 @@ class _StdlibBridge(logging.Handler):
         structlog.get_logger().log(record.levelno, message.strip(), **event)
 
 
+class LogThrottle:
+    """At most one log line per `interval` seconds about one thing; what happens in between is counted."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last = float("-inf")
+        self._pending = 0
+
+    def count(self, now: float) -> int | None:
+        """Record one occurrence: the number to report (this one included) if a line is due, else None."""
+        self._pending += 1
+        if now - self._last < self._interval:
+            return None
+        reported, self._last, self._pending = self._pending, now, 0
+        return reported
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["auto", "json", "console"] = "auto",

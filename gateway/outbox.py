@@ -27,6 +27,7 @@ import structlog
 
 from gateway.config import OutboxSection
 from gateway.errors import InvalidReadingError
+from gateway.logs import LogThrottle
 from gateway.reading import Reading
 from gateway.stats import Stats
 from gateway.store import DB_FILE, Batch, Message, OutboxStore, StoredState, read_summary
@@ -99,8 +100,7 @@ class DurableOutbox:
         self._next_seq = 1
         self._next_reading = 1  # the `seq` in reading payloads; other messages take none (no gaps for them)
         self._seq_mark = 1  # seqs below this are covered by a durable mark
-        self._last_drop_log = float("-inf")
-        self._unlogged_drops = 0
+        self._drop_log = LogThrottle(DROP_LOG_INTERVAL)
         # Wake-ups.
         self._work = asyncio.Event()
         self._urgent = asyncio.Event()
@@ -247,18 +247,14 @@ class DurableOutbox:
 
     def _note_drop(self) -> None:
         self._stats.dropped += 1
-        self._unlogged_drops += 1
-        now = time.monotonic()
-        if now - self._last_drop_log >= DROP_LOG_INTERVAL:
+        if (dropped := self._drop_log.count(time.monotonic())) is not None:
             log.warning(
                 "outbox full: reading dropped",
                 policy=self._settings.on_full,
-                dropped_since_last_log=self._unlogged_drops,
+                dropped_since_last_log=dropped,
                 dropped_total=self._stats.dropped,
                 waiting=self._count,
             )
-            self._last_drop_log = now
-            self._unlogged_drops = 0
 
     # --- the publisher's side -------------------------------------------------------------------------
 

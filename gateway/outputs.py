@@ -23,6 +23,7 @@ from gateway.config import OutputConfig
 from gateway.counter import Counter
 from gateway.devices.outputs import OutputDriver
 from gateway.errors import DeviceError, InvalidCommandError, InvalidReadingError
+from gateway.logs import LogThrottle
 from gateway.mqtt import InboundMessage
 from gateway.pipeline import Sink
 from gateway.reading import ReadingFactory
@@ -124,7 +125,7 @@ class Outputs:
             for d in drivers
         }
         self._partners = _interlock_partners([d.config for d in drivers])
-        self._refusals: dict[str, tuple[float, int]] = {}  # output (or "?") -> (last logged, refused since)
+        self._refusals: dict[str, LogThrottle] = {}  # by output id, or "?" for anything unknown
         self._clock = clock
         self._schedule = schedule
 
@@ -291,16 +292,13 @@ class Outputs:
 
     def _refuse(self, output_id: str, reason: str, topic: str | None = None) -> None:
         self._stats.commands_rejected += 1
-        now = self._clock()
-        last, unlogged = self._refusals.get(output_id, (float("-inf"), 0))
-        if now - last < REFUSAL_LOG_INTERVAL:
-            self._refusals[output_id] = (last, unlogged + 1)
+        throttle = self._refusals.setdefault(output_id, LogThrottle(REFUSAL_LOG_INTERVAL))
+        if (refused := throttle.count(self._clock())) is None:
             return
-        fields: dict[str, object] = {"output": output_id, "reason": reason, "refused_since_last_log": unlogged + 1}
+        fields: dict[str, object] = {"output": output_id, "reason": reason, "refused_since_last_log": refused}
         if topic is not None:
             fields["topic"] = topic[:200]
         log.warning("command refused", **fields)
-        self._refusals[output_id] = (now, 0)
 
 
 def _target(command: Command, current: float) -> float:

@@ -22,6 +22,7 @@ from gateway.counter import RateMeter
 from gateway.errors import InvalidReadingError
 from gateway.filters import FilterChain, build_chain
 from gateway.gestures import Gesture, GestureRecognizer
+from gateway.logs import LogThrottle
 from gateway.reading import Reading, ReadingFactory, format_ts
 from gateway.stats import Stats
 
@@ -47,8 +48,7 @@ class Channel:
     expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     _timer_at: float = field(default=float("inf"), repr=False)
-    _last_reject_log: float = field(default=float("-inf"), repr=False)
-    _unlogged_rejects: int = field(default=0, repr=False)
+    _reject_log: LogThrottle = field(default_factory=lambda: LogThrottle(REJECT_LOG_INTERVAL), repr=False)
 
     @property
     def plain(self) -> bool:
@@ -175,15 +175,8 @@ class Pipeline:
 
     def _reject(self, channel: Channel, exc: InvalidReadingError) -> None:
         self._stats.rejected += 1
-        channel._unlogged_rejects += 1
-        now = time.monotonic()
         # One line per sensor per interval, with the count, so a broken sensor cannot flood the journal.
-        if now - channel._last_reject_log >= REJECT_LOG_INTERVAL:
+        if (rejected := channel._reject_log.count(time.monotonic())) is not None:
             log.warning(
-                "reading rejected",
-                sensor=channel.sensor_id,
-                reason=exc.reason,
-                rejected_since_last_log=channel._unlogged_rejects,
+                "reading rejected", sensor=channel.sensor_id, reason=exc.reason, rejected_since_last_log=rejected
             )
-            channel._last_reject_log = now
-            channel._unlogged_rejects = 0

@@ -9,7 +9,7 @@ import warnings
 
 import structlog
 
-from gateway.logs import configure_logging
+from gateway.logs import LogThrottle, configure_logging
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -73,3 +73,12 @@ class TestLogging:
         assert "readable" in line
         assert "sensor=soil" in line
         assert not line.startswith("<")
+
+
+class TestLogThrottle:
+    def test_one_line_per_interval_with_the_count_since(self) -> None:
+        """The first occurrence is reported; the next ones within the interval are counted into the next line."""
+        throttle = LogThrottle(10.0)
+        assert [throttle.count(t) for t in (0.0, 1.0, 2.0, 9.9)] == [1, None, None, None]
+        assert throttle.count(10.0) == 4  # three quiet ones and this one
+        assert throttle.count(10.5) is None
