@@ -55,6 +55,7 @@ class OutputLines:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
+        self._process = process
         self._stream = process.stdout
         self.lines: list[str] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -73,6 +74,9 @@ class OutputLines:
         return found[0]
 
     def close(self) -> None:
-        """Wait for the reader to reach the end of the output (call after the process ended)."""
+        """Kill the process if it still runs, then read its output to the end and close the pipe."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(30)
         self._thread.join(timeout=10)
         self._stream.close()

@@ -82,9 +82,6 @@ class TestSentinelPassword:
                 process.send_signal(signal.SIGTERM)
                 code = await asyncio.to_thread(process.wait, 30)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(30)
             output.close()
         received = before_kill.messages + after_restart.messages
         assert code == 0
