@@ -29,7 +29,7 @@ from gateway.store import DB_FILE, READING_KEY
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import wait_until
-from tests.integration.gateway_runner import broker_config, running_gateway, start_process
+from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 from tests.integration.ledger import Ledger, Verdict
 from tests.integration.proxy import FaultyProxy
 
@@ -319,11 +319,12 @@ class TestGatewayCrashes:
             await kill_after(process, rng.uniform(0.3, 1.0))
             stored |= stored_seqs(state)[0]
             process = start_process(path)  # a last run drains what is left, then stops cleanly
+            output = OutputLines(process)
             await ledger.wait_for_seqs(stored, timeout=60)
+            await output.wait_for('"event": "ready"')  # a SIGTERM before the handlers exist would just kill it
             process.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(process.wait, 30)
-            if process.stdout:
-                process.stdout.close()
+            output.close()
         verdict = ledger.verdict(stored)
         print(f"\n[fault battery] {len(stored)} readings were stored at the kills")  # noqa: T201
         assert code == 0
