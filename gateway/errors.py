@@ -75,12 +75,28 @@ class TransportError(GatewayError):
     """The MQTT connection failed or was lost (wraps aiomqtt's errors)."""
 
 
+class ConnectionClosedError(TransportError):
+    """The connection was closed under us (by the broker or the network), as opposed to a timeout."""
+
+
 class PublishRefusedError(TransportError):
     """The broker acknowledged a publish with a failure reason code (MQTT 5): it was not delivered."""
 
 
 class AuthenticationError(TransportError):
-    """The broker refused our credentials or we are not authorised."""
+    """The broker refused our credentials or we are not authorised (its CONNACK said so)."""
+
+
+class NoConnackError(TransportError):
+    """The broker accepted the TCP connection but never answered CONNECT.
+
+    `maybe_not_mqtt5` is set once MQTT 5 was asked for and several first attempts ended this way: brokers that
+    only speak 3.1.1 (RabbitMQ 3.10, amqtt) stay silent instead of refusing.
+    """
+
+    def __init__(self, message: str, *, maybe_not_mqtt5: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_not_mqtt5 = maybe_not_mqtt5
 
 
 class StateError(GatewayError):

@@ -26,25 +26,29 @@ ANNOUNCED_FILE = "homeassistant.json"
 
 @dataclass
 class LastStates:
-    """A Sink in front of the outbox that remembers the last reading stored on each topic."""
+    """A Sink in front of a lane that remembers the last reading stored on each topic (and through which lane)."""
 
     sink: Sink
-    last: dict[str, tuple[Reading, int, bool]] = field(default_factory=dict)
+    last: dict[str, tuple[Sink, Reading, int, bool]] = field(default_factory=dict)
+
+    def view(self, sink: Sink) -> LastStates:
+        """The same memory in front of another lane (a replay sends each topic through its own lane again)."""
+        return LastStates(sink, self.last)
 
     def put(self, topic: str, reading: Reading, qos: int, retain: bool) -> object:
-        """Store through to the outbox, and remember it."""
+        """Store through to the lane, and remember it."""
         stored = self.sink.put(topic, reading, qos, retain)
-        self.last[topic] = (reading, qos, retain)
+        self.last[topic] = (self.sink, reading, qos, retain)
         return stored
 
     def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> object:
-        """Store through to the outbox."""
+        """Store through to the lane."""
         return self.sink.put_raw(topic, payload, qos, retain)
 
     def replay(self) -> int:
         """Store every remembered reading again (a new seq, its original ts); return how many."""
-        for topic, (reading, qos, retain) in list(self.last.items()):
-            self.sink.put(topic, reading, qos, retain)
+        for topic, (sink, reading, qos, retain) in list(self.last.items()):
+            sink.put(topic, reading, qos, retain)
         return len(self.last)
 
 

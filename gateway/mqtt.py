@@ -15,19 +15,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt import client as mqtt_client
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.errors import AuthenticationError, PublishRefusedError, TransportError
+from gateway.errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    NoConnackError,
+    PublishRefusedError,
+    TransportError,
+)
 
 # aiomqtt sets its "mqtt" logger to WARNING at import; the gateway's logging set-up decides instead.
 logging.getLogger("mqtt").setLevel(logging.NOTSET)
 
 # CONNACK / reason codes that mean "these credentials will not do" (3.1.1: 4, 5; MQTT 5: 134, 135).
 _AUTH_CODES = frozenset({4, 5, 134, 135})
+MQTT5_DOUBT_AFTER = 3  # silent first attempts before the log suggests MQTT 3.1.1
 T = TypeVar("T")
 
 
@@ -126,20 +134,21 @@ class MqttSession:
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         """Subscribe to a topic filter."""
-        await _translated(self._client.subscribe(topic_filter, qos=qos, timeout=self._timeout))
+        subscribing = self._client.subscribe(topic_filter, qos=qos, timeout=self._timeout)
+        await _translated(subscribing, f"during the subscribe to {topic_filter}")
 
     async def messages(self) -> AsyncIterator[InboundMessage]:
         """Incoming messages until the connection is lost (then TransportError)."""
         iterator = self._client.messages.__aiter__()
         while True:
-            yield _inbound(await _translated(iterator.__anext__()))
+            yield _inbound(await _translated(iterator.__anext__(), "while reading messages"))
 
     async def wait_closed(self, on_message: Callable[[InboundMessage], None] | None = None) -> NoReturn:
         """Return only by raising TransportError once the connection is lost (keepalive or socket error).
 
         It reads the incoming messages meanwhile and hands each one to `on_message`, on the loop.
         """
-        reader = asyncio.create_task(_translated(self._drain_messages(on_message)))
+        reader = asyncio.create_task(_translated(self._drain_messages(on_message), "while reading messages"))
         try:
             while not reader.done():
                 await asyncio.wait({reader}, timeout=1.0)
@@ -148,7 +157,7 @@ class MqttSession:
             reader.result()
         finally:
             reader.cancel()
-        raise TransportError("connection closed")
+        raise ConnectionClosedError("connection closed")
 
     async def _drain_messages(self, on_message: Callable[[InboundMessage], None] | None) -> None:
         # aiomqtt raises MqttError from the iterator as soon as paho reports the disconnection.
@@ -176,29 +185,93 @@ def _inbound(message: aiomqtt.Message) -> InboundMessage:
 
 
 class MqttTransport:
-    """Connects to the broker with a Last Will; one aiomqtt client reused across reconnects."""
+    """Connects to the broker with a Last Will: a fresh aiomqtt client for every connection.
 
-    def __init__(self, settings: ConnectionSettings) -> None:
+    A reused aiomqtt 2.5 client skips the CONNACK after an unexpected disconnection (its `__aexit__` returns
+    early without resetting `_connected`), and paho would resend the previous session's unacknowledged
+    publishes on top of the outbox's own resend. A new client per connection is judged by its own CONNACK
+    and starts with an empty paho session: the outbox is the only source of resends.
+    """
+
+    def __init__(self, settings: ConnectionSettings, *, mqtt5_doubt_after: int = MQTT5_DOUBT_AFTER) -> None:
         self._settings = settings
-        self._client: tuple[aiomqtt.Client, PublishAcks] | None = None
+        self._mqtt5_doubt_after = mqtt5_doubt_after
+        self._silent_attempts = 0  # consecutive attempts without a CONNACK, while never connected
+        self._ever_connected = False
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MqttSession]:
-        """Connect (raising TransportError/AuthenticationError) and yield a session until the block ends."""
-        if self._client is None:
-            # aiomqtt.Client needs a running loop at construction: build it here, not in __init__.
-            built = self._build_client()
-            self._client = (built, PublishAcks(built))
-        client, acks = self._client
-        try:
-            await client.__aenter__()
-        except aiomqtt.MqttError as exc:
-            _raise_translated(exc)
+        """Connect (raising TransportError/AuthenticationError) and yield a session until the block ends.
+
+        A block left by an exception drops the connection at once (the broker publishes the Last Will);
+        a block that ends normally disconnects cleanly.
+        """
+        ignore_socket_races(asyncio.get_running_loop())
+        client = self._build_client()
+        acks = PublishAcks(client)
+        await self._enter(client)
+        self._ever_connected = True
+        self._silent_attempts = 0
         try:
             yield MqttSession(client, acks, self._settings)
+        except BaseException:
+            _abort(client)
+            raise
+        with suppress(aiomqtt.MqttError):  # the connection is gone either way
+            await client.__aexit__(None, None, None)
+        _abort(client)  # a DISCONNECT left unanswered must not leave the socket open
+
+    async def _enter(self, client: aiomqtt.Client) -> None:
+        """`client.__aenter__()`, also ended by the connection closing before the CONNACK (not a timeout)."""
+        closed_early: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        paho = client._client
+        on_disconnect = paho.on_disconnect
+
+        def disconnected(*args: Any) -> None:
+            if on_disconnect is not None:
+                on_disconnect(*args)
+            if not closed_early.done():
+                closed_early.set_result(None)
+
+        paho.on_disconnect = disconnected
+        entering = asyncio.ensure_future(client.__aenter__())
+        either: set[asyncio.Future[Any]] = {entering, closed_early}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            entering.cancel()
+            _abort(client)
+            raise
+        if not entering.done():
+            entering.cancel()
+            await asyncio.gather(entering, return_exceptions=True)
+            _abort(client)
+            raise TransportError("the broker closed the connection before answering CONNECT")
+        try:
+            entering.result()
+        except aiomqtt.MqttError as exc:
+            _abort(client)
+            self._raise_connect_error(exc)
         finally:
-            with suppress(aiomqtt.MqttError):  # the connection is gone either way; the caller knows why
-                await client.__aexit__(None, None, None)
+            paho.on_disconnect = on_disconnect
+
+    def _raise_connect_error(self, exc: aiomqtt.MqttError) -> NoReturn:
+        """A failed connection attempt as our error: a refusal by CONNACK code, a silent broker, or the network."""
+        if isinstance(exc, MqttConnectError):
+            code = _code(exc)
+            error = AuthenticationError if code in _AUTH_CODES else TransportError
+            raise error(f"broker refused the connection: {exc}") from exc
+        if str(exc) == "Operation timed out":
+            self._silent_attempts += 1
+            doubt = (
+                self._settings.protocol == "5"
+                and not self._ever_connected
+                and self._silent_attempts >= self._mqtt5_doubt_after
+            )
+            raise NoConnackError(
+                f"no answer to CONNECT within {self._settings.timeout:g} s", maybe_not_mqtt5=doubt
+            ) from exc
+        raise TransportError(str(exc) or type(exc).__name__) from exc
 
     def _build_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -233,30 +306,77 @@ def _tls_context(tls: TlsSettings) -> ssl.SSLContext:
     return context
 
 
-async def _translated(awaitable: Awaitable[T]) -> T:
+async def _translated(awaitable: Awaitable[T], doing: str) -> T:
+    """Await an operation on a live connection; its failure is a lost connection, never a refusal of credentials."""
     try:
         return await awaitable
     except aiomqtt.MqttError as exc:
-        _raise_translated(exc)
+        if str(exc) == "Operation timed out":
+            raise TransportError(f"no answer from the broker {doing}") from exc
+        raise ConnectionClosedError(f"connection lost {doing}: {exc}") from exc
 
 
-def _raise_translated(exc: aiomqtt.MqttError) -> NoReturn:
+def _code(exc: aiomqtt.MqttError) -> int | None:
     rc = getattr(exc, "rc", None)
-    code = rc.value if isinstance(rc, ReasonCode) else rc
-    if isinstance(code, int) and code in _AUTH_CODES:
-        raise AuthenticationError(f"broker refused the connection: {exc}") from exc
-    raise TransportError(str(exc) or type(exc).__name__) from exc
+    return rc.value if isinstance(rc, ReasonCode) else rc if isinstance(rc, int) else None
 
 
-def connection_error_hint(error: TransportError) -> str:
+def _abort(client: aiomqtt.Client) -> None:
+    """Close the client's socket now (no DISCONNECT): aiomqtt's callbacks unregister it from the loop first."""
+    paho = client._client
+    with suppress(Exception):  # closing is best effort: the connection is over either way
+        paho._sock_close()
+    disconnected = client._disconnected
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()  # retrieved: no "Future exception was never retrieved" at garbage collection
+
+
+_SOCKET_RACE_CALLS = ("add_writer", "add_reader", "remove_writer", "remove_reader")
+
+
+def ignore_socket_races(loop: asyncio.AbstractEventLoop) -> None:
+    """Make aiomqtt's late socket registrations on a connection that was just reset a debug line, not a traceback.
+
+    aiomqtt registers paho's socket with `call_soon_threadsafe(loop.add_writer, fd, ...)`; when the broker resets
+    a new connection, the socket is closed before that call runs and asyncio logs "Bad file descriptor" with a
+    traceback at error level. The connection loss itself is reported by the session, once.
+    """
+    previous = loop.get_exception_handler()
+    if getattr(previous, "ignores_socket_races", False):
+        return
+
+    def handler(the_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        handle = repr(context.get("handle", ""))
+        if isinstance(exc, OSError | ValueError) and any(call in handle for call in _SOCKET_RACE_CALLS):
+            logging.getLogger("mqtt").debug("socket closed before it was registered: %s", exc)
+            return
+        if previous is not None:
+            previous(the_loop, context)
+        else:
+            the_loop.default_exception_handler(context)
+
+    handler.ignores_socket_races = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
+def connection_error_hint(error: TransportError) -> str:  # noqa: PLR0911 - one answer per cause
     """A short hint for a user reading the log line of a connection failure."""
     text = str(error).lower()
     if isinstance(error, AuthenticationError):
         return "check mqtt.username and the password (file or $CREDENTIALS_DIRECTORY)"
+    if isinstance(error, NoConnackError):
+        if error.maybe_not_mqtt5:
+            return 'the broker may not speak MQTT 5: set mqtt.protocol = "3.1.1"'
+        return "something accepts connections on mqtt.host:mqtt.port but does not answer as an MQTT broker"
     if isinstance(error, PublishRefusedError):
         return "the broker refused one reading (ACL or size limit?); it is retried, then quarantined"
     if "certificate" in text or "ssl" in text or "tls" in text:
         return "check [mqtt.tls] ca_file, the broker's certificate and its host name"
-    if "refused" in text:
+    if "before answering connect" in text:
+        return "a proxy or load balancer with no broker behind it, or a broker refusing this client"
+    if "broker refused the connection" in text:
+        return "the broker's reason code says why"
+    if "connection refused" in text:
         return "is the broker running and listening on mqtt.host:mqtt.port?"
     return "retrying with backoff"

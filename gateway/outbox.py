@@ -194,6 +194,19 @@ class DurableOutbox:
         """Store a message of our own (an availability `online`/`offline`), in order with the readings."""
         return self._append(Message(self._next_seq, topic, payload, qos, retain))
 
+    def reserve_reading_seq(self) -> int:
+        """A reading `seq` for a reading sent outside the outbox (the control lane), never handed out again.
+
+        It takes a row number too: the durable marks move with the rows, so they cover it as they cover ours.
+        """
+        seq = self._next_reading
+        self._next_reading += 1
+        self._next_seq += 1
+        if self._mark_low():
+            self._urgent.set()
+            self._work.set()
+        return seq
+
     def _append(self, message: Message) -> Message | None:
         seq = message.seq
         if self._is_full(message.size):

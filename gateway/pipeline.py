@@ -98,8 +98,11 @@ class Sink(Protocol):
 class Pipeline:
     """Runs on the event loop; never blocks (the outbox's `put` does not wait)."""
 
-    def __init__(self, outbox: Sink, stats: Stats, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, outbox: Sink, stats: Stats, clock: Callable[[], float] = time.monotonic, *, control: Sink | None = None
+    ) -> None:
         self._outbox = outbox
+        self._control = control or outbox  # availability goes ahead of the readings (gateway.lanes)
         self._stats = stats
         self._clock = clock
 
@@ -118,7 +121,7 @@ class Pipeline:
 
     def availability(self, channel: Channel, online: bool) -> None:
         """Publish (retained) whether this sensor is delivering readings: `online` or `offline`."""
-        self._outbox.put_raw(channel.availability_topic, b"online" if online else b"offline", 1, True)
+        self._control.put_raw(channel.availability_topic, b"online" if online else b"offline", 1, True)
 
     def flush(self, channels: Sequence[Channel]) -> None:
         """Store what the filters still hold and stop their timers (at shutdown or before a reload)."""

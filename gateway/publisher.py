@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.errors import AuthenticationError, PublishRefusedError, TransportError
+from gateway.errors import AuthenticationError, ConnectionClosedError, PublishRefusedError, TransportError
 from gateway.mqtt import InboundMessage, MqttSession, MqttTransport, connection_error_hint
 from gateway.outbox import Message, Outbox
 from gateway.stats import Stats
 from gateway.topics import Topics, topic_matches
 
 log = structlog.get_logger(component="publisher")
+QOS2_SUSPECT_SESSIONS = 3  # sessions in a row closed with only a QoS 2 publish to blame
 
 
 class Backoff:
@@ -42,6 +43,43 @@ class Backoff:
     def reset(self) -> None:
         """Start again from the base delay (after a successful connection)."""
         self._attempt = 0
+
+
+class QosGuard:
+    """Notices a broker that closes the connection on QoS 2 publishes, and then sends QoS 2 as QoS 1.
+
+    NATS closes the connection on any QoS 2 publish (so does mosquitto with `max_qos 1`); without this, the
+    same QoS 2 message would end every new session before the backlog moves. Suspected after `threshold`
+    sessions in a row closed by the broker with a QoS 2 publish unacknowledged and none acknowledged.
+    """
+
+    def __init__(self, threshold: int = QOS2_SUSPECT_SESSIONS) -> None:
+        self._threshold = threshold
+        self._suspect_sessions = 0
+        self.downgraded = False
+
+    def qos(self, message: Message) -> int:
+        """The QoS to publish `message` with."""
+        return 1 if self.downgraded and message.qos == 2 else message.qos
+
+    def acked(self, message: Message) -> None:
+        """A publish was acknowledged: QoS 2 works when it was one."""
+        if message.qos == 2:
+            self._suspect_sessions = 0
+
+    def session_failed(self, unacked: list[Message], exc: TransportError) -> None:
+        """A session ended by `exc` with `unacked` publishes outstanding."""
+        if self.downgraded or not isinstance(exc, ConnectionClosedError) or all(m.qos != 2 for m in unacked):
+            return
+        self._suspect_sessions += 1
+        if self._suspect_sessions >= self._threshold:
+            self.downgraded = True
+            log.error(
+                "the broker closes the connection on every QoS 2 publish: it does not support QoS 2 "
+                "(NATS does not); sending QoS 2 messages with QoS 1 from now on",
+                hint="set mqtt.qos = 1 and remove qos = 2 from the sensors and outputs",
+                sessions=self._suspect_sessions,
+            )
 
 
 class CommandReceiver(Protocol):
@@ -107,6 +145,7 @@ class Publisher:
         self._window = window
         self._receiver = receiver
         self._in_flight: _Window | None = None
+        self._qos = QosGuard()
         self._acked_in_session = False
         self.connected = asyncio.Event()
         self.first_attempt_done = asyncio.Event()
@@ -162,20 +201,23 @@ class Publisher:
         )
 
     async def _serve(self, session: MqttSession, stop: asyncio.Event) -> None:
-        """Run one connection until it fails (TransportError) or `stop` is set (flush and return)."""
+        """Run one connection until it fails (TransportError) or `stop` is set (flush and return).
+
+        The connection is watched from its first moment: a loss during the set-up (`online`, the subscribes)
+        ends the session at once, not after a publish timeout.
+        """
         self._acked_in_session = False
         window = self._in_flight = _Window(self._window)
-        await session.publish(self._topics.status, b"online", qos=1, retain=True)
-        for subscription in self._receiver.subscriptions if self._receiver is not None else []:
-            await session.subscribe(subscription, qos=1)  # our own subtree only
-        tasks: set[asyncio.Future[Any]] = {
-            asyncio.create_task(self._drain(session, window), name="drain"),
-            asyncio.create_task(session.wait_closed(self._on_message), name="watch"),
-            asyncio.create_task(self._publish_stats(session), name="stats"),
-            window.failed,  # a publish that failed ends the session
-        }
+        watch = asyncio.create_task(session.wait_closed(self._on_message), name="watch")
+        tasks: set[asyncio.Future[Any]] = {watch}
         stopping: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="stop")
         try:
+            await _unless_lost(self._set_up(session), watch)
+            tasks |= {
+                asyncio.create_task(self._drain(session, window), name="drain"),
+                asyncio.create_task(self._publish_stats(session), name="stats"),
+                window.failed,  # a publish that failed ends the session
+            }
             done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopping}:
                 task.result()  # a failed connection raises TransportError here
@@ -187,6 +229,11 @@ class Publisher:
             for task in (*tasks, stopping):
                 task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
+
+    async def _set_up(self, session: MqttSession) -> None:
+        await session.publish(self._topics.status, b"online", qos=1, retain=True)
+        for subscription in self._receiver.subscriptions if self._receiver is not None else []:
+            await session.subscribe(subscription, qos=1)  # our own subtree only
 
     def _on_message(self, message: InboundMessage) -> None:
         if self._receiver is None:
@@ -229,10 +276,11 @@ class Publisher:
 
     async def _send(self, session: MqttSession, message: Message) -> None:
         try:
-            await session.publish(message.topic, message.payload, message.qos, message.retain)
+            await session.publish(message.topic, message.payload, self._qos.qos(message), message.retain)
         except PublishRefusedError as exc:
             self._outbox.failed(message, str(exc))
             raise
+        self._qos.acked(message)
         self._outbox.ack(message)
         self._stats.published += 1
         self._acked_in_session = True
@@ -240,6 +288,8 @@ class Publisher:
     def _blame(self, exc: TransportError) -> None:
         """A session that died before any acknowledgement counts against its oldest message (poison)."""
         window, self._in_flight = self._in_flight, None
+        if window is not None:
+            self._qos.session_failed(window.unacked, exc)
         if isinstance(exc, PublishRefusedError) or self._acked_in_session or window is None:
             return  # a refusal was already counted; a session that delivered something was not poisoned
         if (oldest := window.oldest) is not None:
@@ -249,6 +299,20 @@ class Publisher:
         while True:
             await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
             await asyncio.sleep(self._stats_interval)
+
+
+async def _unless_lost(step: Coroutine[Any, Any, None], watch: asyncio.Task[Any]) -> None:
+    """Run `step`; if the connection is lost first (`watch` ends), raise its TransportError instead."""
+    running = asyncio.create_task(step)
+    try:
+        await asyncio.wait({running, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not running.done():
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    if watch.done():
+        watch.result()
+    running.result()
 
 
 class _Window:
@@ -261,6 +325,11 @@ class _Window:
         self._unacked: dict[asyncio.Task[None], Message] = {}
         self._slot = asyncio.Event()
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def unacked(self) -> list[Message]:
+        """Every message sent in this session and not acknowledged, oldest first."""
+        return list(self._unacked.values())
 
     @property
     def oldest(self) -> Message | None:

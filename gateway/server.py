@@ -19,6 +19,7 @@ from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
 from gateway.homeassistant import HomeAssistant, LastStates
+from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
@@ -61,8 +62,10 @@ class Gateway:
         self._simulator: Simulator | None = None
         self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
+        self._lanes: Lanes | None = None
         self._outputs: Outputs | None = None
         self._states: LastStates
+        self._control_states: LastStates
         self._homeassistant: HomeAssistant
         self._notifier = notifier or SystemdNotifier()
         self._config_source = config_source
@@ -75,7 +78,9 @@ class Gateway:
 
     @property
     def buffered(self) -> int:
-        """How many readings wait in the outbox now."""
+        """How many messages wait in the outbox and the control lane now."""
+        if self._lanes is not None:
+            return len(self._lanes)
         return len(self._outbox) if self._outbox is not None else 0
 
     def request_stop(self) -> None:
@@ -159,28 +164,36 @@ class Gateway:
         return channels
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
+        control = ControlLane(
+            outbox,
+            self.stats,
+            max_payload_bytes=self.config.mqtt.max_payload_bytes,
+            max_attempts=self.config.outbox.max_attempts,
+        )
+        lanes = self._lanes = Lanes(control, outbox)
         self._states = LastStates(outbox)  # Home Assistant's re-announce replays the last states
-        pipeline = Pipeline(self._states, self.stats)
-        self._homeassistant = HomeAssistant(self.config, self._states, self.state_dir)
-        self._outputs = self._open_outputs(self.config, self._states)
+        self._control_states = self._states.view(control)  # output states, availability, discovery configs
+        pipeline = Pipeline(self._states, self.stats, control=control)
+        self._homeassistant = HomeAssistant(self.config, self._control_states, self.state_dir)
+        self._outputs = self._open_outputs(self.config, self._control_states)
         self._outputs.publish_states()
         async with asyncio.TaskGroup() as group:
             storing = group.create_task(outbox.run(), name="outbox")
-            publisher = self._start_publisher(group, outbox)
+            publisher = self._start_publisher(group, lanes)
             self._start_sampling(group, sensors, pipeline)
             await self._until_ready(publisher)
             supervising = group.create_task(self._supervise(storing), name="supervisor")
             while await self._next_request() == "reload":
-                await self._reload(group, outbox, pipeline)
-            log.info("stopping", buffered=len(outbox))
-            self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(outbox)} readings")
+                await self._reload(group, lanes, pipeline)
+            log.info("stopping", buffered=len(lanes))
+            self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(lanes)} messages")
             supervising.cancel()
             await self._stop_sampling()  # no more edges once we flush
             self._outputs.shut_down()  # failsafe states, published with the flush
             await self._stop_publisher()
             outbox.stop()  # close() writes what is left
 
-    def _start_publisher(self, group: asyncio.TaskGroup, outbox: DurableOutbox) -> Publisher:
+    def _start_publisher(self, group: asyncio.TaskGroup, outbox: Lanes) -> Publisher:
         transport = MqttTransport(connection_settings(self.config, self._password, will_topic=self.topics.status))
         publisher = Publisher(
             transport,
@@ -249,7 +262,7 @@ class Gateway:
         self._reload_requested.clear()
         return "reload"
 
-    async def _reload(self, group: asyncio.TaskGroup, outbox: DurableOutbox, pipeline: Pipeline) -> None:
+    async def _reload(self, group: asyncio.TaskGroup, outbox: Lanes, pipeline: Pipeline) -> None:
         """Apply a new config file: rebuild the sensors and the connection only where they changed."""
         if self._config_source is None:
             log.warning("reload ignored: the gateway was not started from a config file")
@@ -297,10 +310,10 @@ class Gateway:
         if self._outputs is not None:
             self._outputs.close()
         try:
-            self._outputs = self._open_outputs(config, self._states)
+            self._outputs = self._open_outputs(config, self._control_states)
         except GatewayError as exc:
             log.error("reload of the outputs refused, the running outputs are kept", error=str(exc))
-            self._outputs = self._open_outputs(old, self._states)
+            self._outputs = self._open_outputs(old, self._control_states)
             self._outputs.publish_states()
             return False
         self._outputs.publish_states()

@@ -40,6 +40,7 @@ class Message:
     payload: bytes
     qos: int
     retain: bool
+    control: bool = False  # in the control lane (gateway.lanes), never stored
 
     @property
     def size(self) -> int:
