@@ -30,8 +30,20 @@ from gateway.errors import (
     TransportError,
 )
 
+
+class _SocketErrorsAsDebug(logging.Filter):
+    """paho logs each socket error at error level ("failed to receive on socket: [Errno 104] ..."); the publisher
+    reports the lost connection once, with its cause, so these become debug lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(("failed to receive", "failed to send")):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 # aiomqtt sets its "mqtt" logger to WARNING at import; the gateway's logging set-up decides instead.
 logging.getLogger("mqtt").setLevel(logging.NOTSET)
+logging.getLogger("mqtt").addFilter(_SocketErrorsAsDebug())
 
 # CONNACK / reason codes that mean "these credentials will not do" (3.1.1: 4, 5; MQTT 5: 134, 135).
 _AUTH_CODES = frozenset({4, 5, 134, 135})

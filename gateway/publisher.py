@@ -32,10 +32,11 @@ class Backoff:
         self._cap = cap
         self._attempt = 0
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.ceiling = base  # the ceiling of the last delay handed out
 
     def next_delay(self) -> float:
         """The delay before the next attempt; each call doubles the ceiling up to the cap."""
-        ceiling = min(self._cap, self._base * 2**self._attempt)
+        ceiling = self.ceiling = min(self._cap, self._base * 2**self._attempt)
         self._attempt = min(self._attempt + 1, 32)
         # Never zero: a floor of base/2 keeps a refusing broker from a tight loop.
         return max(self._base / 2, self._rng.uniform(0, ceiling))
@@ -162,14 +163,14 @@ class Publisher:
                     return
             except TransportError as exc:
                 self._blame(exc)
-                self._on_connection_failed(exc)
+                self._on_connection_failed(exc, delay := self._backoff.next_delay())
             finally:
                 if self._receiver is not None and self.connected.is_set():
                     self._receiver.link_changed(False)
                 self.connected.clear()
                 self._stats.connected = False
             with suppress(TimeoutError):
-                async with asyncio.timeout(self._backoff.next_delay()):
+                async with asyncio.timeout(delay):
                     await stop.wait()
         if len(self._outbox):
             log.warning("stopping while disconnected", unpublished=len(self._outbox))
@@ -186,7 +187,7 @@ class Publisher:
         if self._receiver is not None:
             self._receiver.link_changed(True)
 
-    def _on_connection_failed(self, exc: TransportError) -> None:
+    def _on_connection_failed(self, exc: TransportError, delay: float) -> None:
         self.first_attempt_done.set()
         was_connected = self._stats.connected
         self._stats.last_error = str(exc)
@@ -198,6 +199,8 @@ class Publisher:
             error=str(exc),
             hint=connection_error_hint(exc),
             buffered=len(self._outbox),
+            retry_in=round(delay, 3),
+            backoff=self._backoff.ceiling,
         )
 
     async def _serve(self, session: MqttSession, stop: asyncio.Event) -> None:

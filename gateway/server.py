@@ -29,7 +29,7 @@ from gateway.publisher import Backoff, Publisher, Receivers
 from gateway.reload import plan_reload
 from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
-from gateway.statedir import resolve_state_dir
+from gateway.statedir import StateDirLock, resolve_state_dir
 from gateway.stats import Stats
 from gateway.topics import Topics, topic_problem
 
@@ -93,8 +93,9 @@ class Gateway:
 
     async def serve(self) -> None:
         """Start, run until stopped, then shut down: flush, `offline`, close the pins."""
+        lock = StateDirLock(self.state_dir)
         try:
-            sensors = self._start_up()
+            sensors = self._start_up(lock)
             outbox = self._outbox = DurableOutbox(
                 self.state_dir, self.stats, self.config.outbox, max_payload_bytes=self.config.mqtt.max_payload_bytes
             )
@@ -104,14 +105,16 @@ class Gateway:
             self._close()
             if self._outbox is not None:
                 await self._outbox.close()
+            lock.release()
         counts = self.stats.snapshot(self.buffered)
         log.info("stopped", **{key: counts[key] for key in STOP_COUNTS})
 
-    def _start_up(self) -> list[Sensor]:
+    def _start_up(self, lock: StateDirLock) -> list[Sensor]:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
+        lock.acquire()  # before any device or the outbox is touched
         sensors = self._open_sensors(self.config)
         log.info(
             "starting",

@@ -52,6 +52,19 @@ class Broker:
         self.process: subprocess.Popen[bytes] | None = None
         self.config_path = workdir / "mosquitto.conf"
         self.log_path = workdir / "mosquitto.log"
+        self._persistent = persistent
+        self._listener_options = listener_options
+        self._nodelay = nodelay
+        self.configure(options)
+
+    def configure(self, options: Sequence[str]) -> None:
+        """(Re)write the config with these options; the next `start()` uses it (same port and persistence)."""
+        workdir, persistent, listener_options, nodelay = (
+            self.workdir,
+            self._persistent,
+            self._listener_options,
+            self._nodelay,
+        )
         lines = [
             f"listener {self.port} {self.host}",
             *listener_options,

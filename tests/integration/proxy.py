@@ -14,10 +14,21 @@ class FaultyProxy:
     """Forwards 127.0.0.1:`port` to the broker; `reset()` cuts every connection with an RST, `blackhole`
     silently stops forwarding (sockets stay open, like a dead Wi-Fi link) until `restore()`."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        cut_on_packet: int | None = None,
+        upstream_bytes_per_s: float | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self._target = (target_host, target_port)
+        self._cut_on_packet = cut_on_packet  # an MQTT packet type from the client that makes us cut (RST)
+        self._rate = upstream_bytes_per_s  # a slow link from the client to the broker
+        self.refusing = False  # abort new connections at once (the broker looks down)
+        self.cuts = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
@@ -53,6 +64,9 @@ class FaultyProxy:
         self._flowing.set()
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            client_writer.transport.abort()
+            return
         try:
             broker_reader, broker_writer = await asyncio.open_connection(*self._target)
         except OSError:
@@ -60,11 +74,33 @@ class FaultyProxy:
             return
         self._writers |= {client_writer, broker_writer}
         await asyncio.gather(
-            self._pipe(client_reader, broker_writer), self._pipe(broker_reader, client_writer), return_exceptions=True
+            self._upstream(client_reader, broker_writer, client_writer),
+            self._pipe(broker_reader, client_writer),
+            return_exceptions=True,
         )
         for writer in (client_writer, broker_writer):
             self._writers.discard(writer)
             writer.transport.abort()
+
+    async def _upstream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: asyncio.StreamWriter
+    ) -> None:
+        """Client to broker: throttled, and cut when the client sends the packet type we watch for."""
+        packets = MqttPackets()
+        while data := await reader.read(1024 if self._rate else 65536):
+            await self._flowing.wait()
+            if self._cut_on_packet is not None and self._cut_on_packet in packets.feed(data):
+                self.cuts += 1
+                self.reset()
+                return
+            if writer.is_closing():
+                return
+            writer.write(data)
+            await writer.drain()
+            if self._rate:
+                await asyncio.sleep(len(data) / self._rate)
+        writer.transport.abort()
+        client.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(65536):
@@ -74,3 +110,71 @@ class FaultyProxy:
             writer.write(data)
             await writer.drain()
         writer.transport.abort()
+
+
+SUBSCRIBE = 8  # MQTT control packet types (the high nibble of the first byte)
+PUBLISH = 3
+
+
+class MqttPackets:
+    """Splits a byte stream into MQTT packets (fixed header + remaining length) and says which types went by."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[int]:
+        """The types of the packets completed by `data`."""
+        self._buffer += data
+        types = []
+        while (size := self._packet_size()) is not None and len(self._buffer) >= size:
+            types.append(self._buffer[0] >> 4)
+            self._buffer = self._buffer[size:]
+        return types
+
+    def _packet_size(self) -> int | None:
+        length, multiplier = 0, 1
+        for index in range(1, min(5, len(self._buffer))):
+            byte = self._buffer[index]
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            if not byte & 0x80:
+                return 1 + index + length
+        return None
+
+
+class MisbehavingServer:
+    """A loopback TCP server that is no broker: on every connection it `close`s at once, `reset`s (RST), or stays
+    `silent` (reads, never answers), like a load balancer with a dead backend or a broker that ignores MQTT 5."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.behaviour = behaviour
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> MisbehavingServer:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._open:
+            writer.transport.abort()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        if self.behaviour == "close":
+            writer.close()
+        elif self.behaviour == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        else:
+            self._open.add(writer)
+            with suppress(OSError):
+                while await reader.read(4096):
+                    pass
+            self._open.discard(writer)
