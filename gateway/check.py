@@ -7,13 +7,15 @@ import os
 import sys
 
 from gateway.broker import connection_settings, insecure_tls_warning
+from gateway.config import GatewayConfig
 from gateway.devices.probe import pin_factory_for, probe_sensors
-from gateway.errors import EX_FAILURE, EX_OK, GatewayError, TransportError
-from gateway.mqtt import MqttTransport, connection_error_hint
+from gateway.errors import EX_FAILURE, EX_OK, ConnectionClosedError, GatewayError, TransportError
+from gateway.mqtt import MqttSession, MqttTransport, connection_error_hint
 from gateway.native import native_problems, needed_modules
 from gateway.pinmap import conflicts, read_buses
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
+from gateway.topics import Topics
 
 OK, WARN, FAIL = "ok  ", "warn", "FAIL"
 
@@ -75,17 +77,48 @@ async def _check_broker(loaded: LoadedConfig, timeout: float) -> bool:
     settings = connection_settings(
         config, loaded.password, will_topic=None, client_id=f"pi-mqtt-gateway-check-{os.getpid()}"
     )
+    qos2 = _uses_qos2(config)
     try:
-        async with asyncio.timeout(timeout), MqttTransport(settings).connect():
-            pass
+        # One attempt: a silence is named as a possible MQTT 5 mismatch at once.
+        async with asyncio.timeout(timeout), MqttTransport(settings, mqtt5_doubt_after=1).connect() as session:
+            _line(OK, f"broker {target}: connected")
+            if qos2:
+                await _publish_watched(session, Topics(config.gateway.topic_prefix, config.gateway.id).base + "/check")
     except TimeoutError:
         _line(FAIL, f"broker {target}: no answer within {timeout:g} s")
         return False
     except TransportError as exc:
-        _line(FAIL, f"broker {target}: {exc} ({connection_error_hint(exc)})")
+        if qos2 and isinstance(exc, ConnectionClosedError):
+            _line(FAIL, f"broker {target}: it closed the connection on a QoS 2 publish; {QOS2_HINT}")
+        else:
+            _line(FAIL, f"broker {target}: {exc} ({connection_error_hint(exc)})")
         return False
-    _line(OK, f"broker {target}: connected")
+    if qos2:
+        _line(OK, f"broker {target}: accepts QoS 2 publishes")
     return True
+
+
+QOS2_HINT = "the broker does not support QoS 2 (NATS does not): set mqtt.qos = 1 and remove qos = 2 from the config"
+
+
+def _uses_qos2(config: GatewayConfig) -> bool:
+    qos_values = [config.mqtt.qos, *(s.qos for s in config.sensors), *(o.qos for o in config.outputs)]
+    return 2 in qos_values
+
+
+async def _publish_watched(session: MqttSession, topic: str) -> None:
+    """One QoS 2 publish (not retained), ended at once by a broker that closes the connection on it."""
+    publishing = asyncio.ensure_future(session.publish(topic, b"check", qos=2, retain=False))
+    watching = asyncio.ensure_future(session.wait_closed())
+    try:
+        await asyncio.wait({publishing, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (publishing, watching):
+            task.cancel()
+        await asyncio.gather(publishing, watching, return_exceptions=True)
+    if publishing.cancelled():
+        watching.result()
+    publishing.result()
 
 
 def _line(status: str, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from gateway.cli import main
 from gateway.config_edit import render_toml
 from gateway.errors import EX_FAILURE, EX_OK
 from tests.integration.broker import Broker, free_port
+from tests.integration.proxy import MisbehavingServer
 
 
 def write(tmp_path: Path, port: int) -> Path:
@@ -59,3 +61,44 @@ class TestCheck:
         out = capsys.readouterr().out
         assert "[FAIL] broker" in out
         assert "Traceback" not in out
+
+
+class TestCheckNamesBrokerLimits:
+    def test_a_broker_without_qos2_fails_the_check_by_name(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """mqtt.qos = 2 against mosquitto with max_qos 1: the check names the missing QoS 2 and mqtt.qos = 1."""
+        workdir = tmp_path / "qos1"
+        workdir.mkdir()
+        limited = Broker(workdir, options=["allow_anonymous true", "max_qos 1"])
+        limited.start()
+        try:
+            path = write(tmp_path, limited.port)
+            path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
+            assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_FAILURE
+        finally:
+            limited.stop()
+        out = capsys.readouterr().out
+        assert "closed the connection on a QoS 2 publish" in out
+        assert "mqtt.qos = 1" in out
+
+    def test_a_broker_with_qos2_passes_the_qos2_line(
+        self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """mqtt.qos = 2 against a stock mosquitto: the check says QoS 2 publishes are accepted."""
+        path = write(tmp_path, broker.port)
+        path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
+        assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_OK
+        assert "accepts QoS 2 publishes" in capsys.readouterr().out
+
+    async def test_a_silent_broker_with_mqtt5_is_named_by_the_check(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """protocol = "5" against a server that never answers: the check suggests MQTT 3.1.1 at once."""
+        async with MisbehavingServer("silent") as silent:
+            path = write(tmp_path, silent.port)
+            text = path.read_text(encoding="utf-8").replace("port =", 'protocol = "5"\npublish_timeout = 1.0\nport =')
+            path.write_text(text, encoding="utf-8")
+            code = await asyncio.to_thread(main, ["--config", str(path), "check", "--timeout", "20"])
+        assert code == EX_FAILURE
+        assert 'mqtt.protocol = "3.1.1"' in capsys.readouterr().out

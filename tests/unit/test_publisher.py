@@ -1,10 +1,12 @@
-"""Tests of the reconnect backoff."""
+"""Tests of the reconnect backoff and of the QoS 2 guard."""
 
 from __future__ import annotations
 
 import random
 
-from gateway.publisher import Backoff
+from gateway.errors import ConnectionClosedError, TransportError
+from gateway.outbox import Message
+from gateway.publisher import Backoff, QosGuard
 
 
 class TestBackoff:
@@ -32,3 +34,34 @@ class TestBackoff:
             backoff.next_delay()
         backoff.reset()
         assert backoff.next_delay() <= 0.5
+
+
+class TestQosGuard:
+    def message(self, qos: int) -> Message:
+        """A message at `qos`."""
+        return Message(1, "t", b"{}", qos, False)
+
+    def test_three_sessions_closed_on_a_qos2_publish_downgrade_it(self) -> None:
+        """Three sessions in a row closed by the broker with only a QoS 2 publish unacknowledged: QoS 2 goes as 1."""
+        guard = QosGuard()
+        closed = ConnectionClosedError("connection lost")
+        for _ in range(2):
+            guard.session_failed([self.message(2)], closed)
+        assert guard.qos(self.message(2)) == 2
+        guard.session_failed([self.message(2)], closed)
+        assert guard.downgraded
+        assert guard.qos(self.message(2)) == 1
+        assert guard.qos(self.message(0)) == 0
+
+    def test_timeouts_and_acknowledged_qos2_never_downgrade(self) -> None:
+        """A frozen broker (timeouts) or a QoS 2 publish that was acknowledged in between keeps QoS 2."""
+        guard = QosGuard()
+        for _ in range(5):
+            guard.session_failed([self.message(2)], TransportError("no acknowledgement within 10 s"))
+        closed = ConnectionClosedError("connection lost")
+        for _ in range(5):
+            guard.session_failed([self.message(2)], closed)
+            guard.session_failed([self.message(2)], closed)
+            guard.acked(self.message(2))
+        guard.session_failed([self.message(1)], closed)
+        assert not guard.downgraded
