@@ -19,6 +19,7 @@ from gateway.discovery import config_topic, device_payload, device_topic, entiti
 from gateway.mqtt import InboundMessage
 from gateway.pipeline import Sink
 from gateway.reading import Reading
+from gateway.topics import Topics
 
 log = structlog.get_logger(component="homeassistant")
 ANNOUNCED_FILE = "homeassistant.json"
@@ -44,6 +45,17 @@ class LastStates:
     def put_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> object:
         """Store through to the lane."""
         return self.sink.put_raw(topic, payload, qos, retain)
+
+    def forget_all_but(self, config: GatewayConfig) -> int:
+        """Forget the states of sensors and outputs `config` no longer has (after a reload); return how many."""
+        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+        current = {topics.output(output.id) for output in config.outputs}
+        for sensor in config.sensors:
+            current |= {topics.sensor(sensor.id), f"{topics.sensor(sensor.id)}/rate"}
+        gone = [topic for topic in self.last if topic not in current]
+        for topic in gone:
+            del self.last[topic]
+        return len(gone)
 
     def replay(self) -> int:
         """Store every remembered reading again (a new seq, its original ts); return how many."""

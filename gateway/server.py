@@ -289,6 +289,7 @@ class Gateway:
             self.config, self._password = config, loaded.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
             self._homeassistant.update(self.config)
+            self._states.forget_all_but(self.config)  # a removed sensor's last state is never replayed
             if plan.connection_changed:
                 if warning := insecure_tls_warning(self.config):
                     log.warning(warning)

@@ -19,6 +19,7 @@ from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockSPIDev
 from gateway.config import (
     ADC_CHANNELS,
     BinaryInput,
+    ButtonConfig,
     CounterConfig,
     CpuTemperatureConfig,
     DistanceConfig,
@@ -102,6 +103,7 @@ class Simulator:
         # Shared with a later Simulator on the same factory (a reload): a mock SPI slave stays attached.
         self._adcs: SimulatedAdcs = {} if adcs is None else adcs
         self._binary: list[tuple[MockPin, float]] = []
+        self._gestures: list[tuple[MockPin, bool, float]] = []  # button pin, pressed is high, long press seconds
         self._light: list[tuple[MockChargingPin, LightConfig]] = []
         self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
         self._cpu_files: list[Path] = []
@@ -112,7 +114,10 @@ class Simulator:
         return [self._prepare_one(sensor) for sensor in sensors]
 
     def _prepare_one(self, sensor: SensorConfig) -> SensorConfig:
-        if isinstance(sensor, BinaryInput):
+        if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
+            pressed_high = sensor.pull == "down" or (sensor.pull == "none" and sensor.active_state == "high")
+            self._gestures.append((self._factory.pin(sensor.pin), pressed_high, sensor.gestures.long_ms / 1000))
+        elif isinstance(sensor, BinaryInput):
             self._binary.append((self._factory.pin(sensor.pin), self._rng.uniform(2.0, 8.0)))
         elif isinstance(sensor, CounterConfig):
             self._pulsed.append((self._factory.pin(sensor.pin), sensor.pull != "down"))
@@ -141,6 +146,12 @@ class Simulator:
 
     async def run(self) -> None:
         """Drive the pins until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for pin, pressed_high, long_press in self._gestures:
+                group.create_task(_press_gestures(pin, pressed_high, long_press))
+            await self._drive()
+
+    async def _drive(self) -> None:
         next_edge = [time.monotonic() + period for _pin, period in self._binary]
         while True:
             now = time.monotonic()
@@ -172,6 +183,26 @@ class Simulator:
             trigger.echo_time = 2 * metres / SPEED_OF_SOUND
         for fake in self._cpu_files:
             fake.write_text(f"{round(48000 + 6000 * math.sin(now / 90))}\n", encoding="ascii")
+
+
+async def _press_gestures(pin: MockPin, pressed_high: bool, long_press: float) -> None:
+    """A button with gestures is pressed in turn as a single, a double and a long press, a few seconds apart."""
+    presses = (
+        (0.1,),  # single
+        (0.1, 0.1),  # double: two short presses 0.1 s apart
+        (long_press + 0.3,),  # long: held past long_ms
+    )
+    release = pin.drive_low if pressed_high else pin.drive_high
+    press = pin.drive_high if pressed_high else pin.drive_low
+    release()
+    while True:
+        for gesture in presses:
+            await asyncio.sleep(3.0)
+            for held in gesture:
+                press()
+                await asyncio.sleep(held)
+                release()
+                await asyncio.sleep(0.1)
 
 
 def _toggle(pin: MockPin) -> None:

@@ -42,3 +42,21 @@ class TestGestures:
             # The retained reading arrives with whatever else is retained under the subscription.
             await later.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/gest/sensor/bell")) == 1)
         assert later.payloads(EVENTS) == []  # no event was kept for a late subscriber
+
+    async def test_the_simulation_presses_single_double_and_long(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """With simulated pins a button with gestures shows all three events (the demo's doorbell)."""
+        sensor = {"id": "bell", "kind": "button", "pin": 17, "gestures": {}}
+        config = make_config(
+            tmp_path,
+            [sensor],
+            gateway={"id": "gest-sim"},
+            gpio={"simulate": True},
+            mqtt=broker_config(broker.host, broker.port),
+        )
+        topic = "pi-mqtt-gateway/gest-sim/sensor/bell/event"
+        kinds = {"single", "double", "long"}
+        async with subscribe(broker, topic) as received, running_gateway(config, mock_factory):
+            await received.wait_for(lambda r: kinds <= {json.loads(p)["event"] for p in r.payloads(topic)}, timeout=90)
+        assert {json.loads(p)["event"] for p in received.payloads(topic)} == kinds

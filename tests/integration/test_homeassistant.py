@@ -15,6 +15,7 @@ from tests.conftest import make_config
 from tests.integration.broker import Broker
 from tests.integration.conftest import Received, subscribe
 from tests.integration.gateway_runner import broker_config, running_gateway
+from tests.integration.test_reload import reloadable, reloaded, serve
 
 SENSORS: list[dict[str, Any]] = [
     {"id": "door", "kind": "digital_input", "pin": 27},
@@ -105,3 +106,39 @@ class TestHomeAssistant:
         assert unique["ha3a"].isdisjoint(unique["ha3b"])
         assert devices["ha3a"].isdisjoint(devices["ha3b"])
         assert devices == {"ha3a": {("pi-mqtt-gateway_ha3a",)}, "ha3b": {("pi-mqtt-gateway_ha3b",)}}
+
+    async def test_a_non_retained_sensor_config_precedes_its_first_reading(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """On the wire, every sensor's config comes before its first reading, retained or not."""
+        sensors = [
+            {"id": "door", "kind": "digital_input", "pin": 27, "retain": False},
+            {"id": "load", "kind": "load_average", "interval": 0.05, "retain": False},
+        ]
+        config = ha_config(tmp_path, broker, "ha4", sensors)
+        async with subscribe(broker, "#") as wire, running_gateway(config, mock_factory):
+            await wire.wait_for(lambda r: all(r.payloads(f"pi-mqtt-gateway/ha4/sensor/{s['id']}") for s in sensors))
+        topics = [topic for topic, _p, _r in wire.messages]
+        for sensor, component in (("door", "binary_sensor"), ("load", "sensor")):
+            config_at = topics.index(f"homeassistant/{component}/ha4/{sensor}/config")
+            assert config_at < topics.index(f"pi-mqtt-gateway/ha4/sensor/{sensor}"), sensor
+
+    async def test_a_sensor_removed_by_reload_is_never_replayed(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """After SIGHUP removed a sensor, Home Assistant's next `online` replays only the sensors that remain."""
+        with_load = ha_config(tmp_path, broker, "ha5", SENSORS)
+        gateway, source = reloadable(with_load, mock_factory)
+        load = "pi-mqtt-gateway/ha5/sensor/load"
+        async with subscribe(broker, "pi-mqtt-gateway/ha5/#") as received:
+            task = await serve(gateway)
+            await received.wait_for(lambda r: len(r.payloads(load)) >= 1)
+            await reloaded(gateway, source, ha_config(tmp_path, broker, "ha5", SENSORS[:1]))
+            received.messages.clear()
+            async with aiomqtt.Client(broker.host, broker.port) as client:
+                await client.publish("homeassistant/status", b"online")
+            await received.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/ha5/sensor/door")) >= 1)
+            await received.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/ha5/output/pump")) >= 1)
+            gateway.request_stop()
+            await task
+        assert received.payloads(load) == []
