@@ -23,6 +23,8 @@ from gateway.topics import Topics
 
 log = structlog.get_logger(component="homeassistant")
 ANNOUNCED_FILE = "homeassistant.json"
+ENTITY, DEVICE = "entity", "device"  # per-entity or device-based discovery
+MIGRATE: dict[str, object] = {"migrate_discovery": True}  # Home Assistant: unload, keep the entities
 
 
 @dataclass
@@ -100,21 +102,55 @@ class HomeAssistant:
         log.info("home assistant came online: announced again", states=self._states.replay())
 
     def announce(self) -> None:
-        """Store every discovery config (and, the first time, the removal of entities no longer configured)."""
+        """Store every discovery config; the first time, also remove what is gone and migrate from the other mode.
+
+        A switch of `device_discovery` follows Home Assistant's documented migration: `{"migrate_discovery": true}`
+        on the old mode's topics (the entities stay in its registry, ids kept), the new configs, then an empty
+        retained payload on every old topic, so exactly the new mode's configs remain on the broker.
+        """
         current = self._announcements()
-        removed = self._removed(current) if not self._cleaned else {}
-        if self._config.homeassistant.device_discovery:
+        mode = DEVICE if self._config.homeassistant.device_discovery else ENTITY
+        saved_mode, before = self._load() if not self._cleaned else (mode, {})
+        removed = {topic: component for topic, component in before.items() if topic not in current}
+        switched = saved_mode != mode and bool(before)
+        if switched:
+            self._migrate_away_from(saved_mode, before, removed)
+        if mode == DEVICE:
             gone = {topic.split("/")[-2]: component for topic, component in removed.items()}  # by object id
-            self._put(device_topic(self._config), device_payload(self._config, gone))
+            self._put(device_topic(self._config), device_payload(self._config, {} if switched else gone))
         else:
             for topic in removed:
-                self._states.put_raw(topic, b"", 1, True)  # an empty retained config deletes the entity
+                self._clear(topic)  # an empty retained config deletes the entity
             for topic, payload in current.items():
                 self._put(topic, payload)
+        if switched:
+            self._clear_mode(saved_mode, before)
         if not self._cleaned:
-            self._save(current)
+            self._save(current, mode)
             self._cleaned = True
-            log.info("announced to home assistant", entities=len(current), removed=len(removed))
+            log.info("announced to home assistant", entities=len(current), removed=len(removed), migrated=switched)
+
+    def _migrate_away_from(self, old_mode: str, before: dict[str, str], removed: dict[str, str]) -> None:
+        """Delete what is gone in the old mode, then unload the rest there without removing the entities."""
+        if old_mode == DEVICE:
+            gone = {topic.split("/")[-2]: component for topic, component in removed.items()}
+            if gone:  # removed components go first, while the device config still holds them
+                self._put(device_topic(self._config), device_payload(self._config, gone))
+            self._put(device_topic(self._config), MIGRATE)
+            return
+        for topic in before:
+            if topic in removed:
+                self._clear(topic)
+            else:
+                self._put(topic, MIGRATE)
+
+    def _clear_mode(self, old_mode: str, before: dict[str, str]) -> None:
+        """Empty retained payloads on every topic of the old mode (after the new configs are out)."""
+        for topic in [device_topic(self._config)] if old_mode == DEVICE else before:
+            self._clear(topic)
+
+    def _clear(self, topic: str) -> None:
+        self._states.put_raw(topic, b"", 1, True)
 
     def _announcements(self) -> dict[str, dict[str, object]]:
         return {config_topic(self._config, e): entity_payload(self._config, e) for e in entities(self._config)}
@@ -122,28 +158,29 @@ class HomeAssistant:
     def _put(self, topic: str, payload: dict[str, object]) -> None:
         self._states.put_raw(topic, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 1, True)
 
-    def _removed(self, current: dict[str, dict[str, object]]) -> dict[str, str]:
-        """Config topics announced before and not now, mapped to their component."""
-        before = self._load()
-        return {topic: component for topic, component in before.items() if topic not in current}
-
-    def _load(self) -> dict[str, str]:
+    def _load(self) -> tuple[str, dict[str, str]]:
+        """The mode and the per-entity config topics (with their component) announced last time."""
+        mode = DEVICE if self._config.homeassistant.device_discovery else ENTITY
         try:
             data = json.loads(self._file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return mode, {}
         except (OSError, ValueError) as exc:
             log.warning("announced entities unknown: no clean-up this time", file=str(self._file), error=str(exc))
-            return {}
-        topics = data.get("topics") if isinstance(data, dict) else None
-        return {str(k): str(v) for k, v in topics.items()} if isinstance(topics, dict) else {}
+            return mode, {}
+        if not isinstance(data, dict):
+            return mode, {}
+        topics = data.get("topics")
+        # A file from before modes were recorded: assume the current mode (nothing to migrate).
+        saved_mode = data.get("mode") if data.get("mode") in {DEVICE, ENTITY} else mode
+        return str(saved_mode), {str(k): str(v) for k, v in topics.items()} if isinstance(topics, dict) else {}
 
-    def _save(self, current: dict[str, dict[str, object]]) -> None:
+    def _save(self, current: dict[str, dict[str, object]], mode: str) -> None:
         prefix_parts = len(self._config.homeassistant.discovery_prefix.split("/"))
         topics = {topic: topic.split("/")[prefix_parts] for topic in current}
         try:
             temporary = self._file.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"topics": topics}, indent=1), encoding="utf-8")
+            temporary.write_text(json.dumps({"mode": mode, "topics": topics}, indent=1), encoding="utf-8")
             temporary.replace(self._file)
         except OSError as exc:
             log.warning("cannot remember the announced entities", file=str(self._file), error=str(exc))

@@ -10,7 +10,8 @@ import aiomqtt
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
-from gateway.discovery import entities
+from gateway.discovery import config_topic, entities
+from gateway.topics import topic_matches
 from tests.conftest import make_config
 from tests.integration.broker import Broker
 from tests.integration.conftest import Received, subscribe
@@ -142,3 +143,47 @@ class TestHomeAssistant:
             gateway.request_stop()
             await task
         assert received.payloads(load) == []
+
+    async def test_switching_device_discovery_both_ways_leaves_exactly_the_new_mode(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """Per-entity -> device -> per-entity: each switch migrates, then only the new mode's configs stay retained."""
+        per_entity = ha_config(tmp_path, broker, "ha6", SENSORS)
+        device = per_entity.model_copy(
+            update={"homeassistant": per_entity.homeassistant.model_copy(update={"device_discovery": True})}
+        )
+        entity_topics = set(configs_of(per_entity))
+        device_config = "homeassistant/device/ha6/config"
+        async with running_gateway(per_entity, mock_factory), subscribe(broker, "homeassistant/+/ha6/#") as first:
+            await first.wait_for(lambda r: set(configs(r, "ha6")) == entity_topics)
+        async with subscribe(broker, "homeassistant/+/ha6/#") as switch, running_gateway(device, mock_factory):
+            await switch.wait_for(lambda r: all(r.payloads(t)[-1:] == [b""] for t in entity_topics))
+        assert await retained_topics(broker, "homeassistant/+/ha6/#") == {device_config}
+        for topic in entity_topics:
+            assert switch.payloads(topic)[-2:] == [MIGRATE, b""], topic
+        async with subscribe(broker, "homeassistant/+/ha6/#") as back, running_gateway(per_entity, mock_factory):
+            await back.wait_for(lambda r: r.payloads(device_config)[-1:] == [b""])
+        assert await retained_topics(broker, "homeassistant/+/ha6/#") == entity_topics
+        assert back.payloads(device_config)[-2:] == [MIGRATE, b""]
+
+
+MIGRATE = b'{"migrate_discovery":true}'
+
+
+def configs_of(config: GatewayConfig) -> list[str]:
+    """The per-entity config topics a config announces."""
+    return [config_topic(config, entity) for entity in entities(config)]
+
+
+async def retained_topics(broker: Broker, topic_filter: str) -> set[str]:
+    """The topics under `topic_filter` with a retained message now (a sentinel marks the end of the replay)."""
+    sentinel = "homeassistant/sentinel/ha-test/end"
+    async with subscribe(broker, f"{topic_filter.split('/', maxsplit=1)[0]}/#") as received:
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            await client.publish(sentinel, b"end")
+        await received.wait_for(lambda r: bool(r.payloads(sentinel)))
+    return {
+        topic
+        for topic, payload, retained in received.messages
+        if retained and payload and topic_matches(topic_filter, topic)
+    }
