@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
+from gateway.ha_units import sensor_classes, unit_problem
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # A path given as a TOML string: strict mode would refuse `str`, so paths alone are lax.
@@ -173,10 +175,13 @@ class HomeAssistantSection(Model):
 class HaOverrides(Model):
     """Per-sensor overrides of the discovery defaults of its kind."""
 
-    device_class: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] | None = None
+    device_class: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")] | None = None
     state_class: Literal["measurement", "total", "total_increasing"] | None = None
     unit_of_measurement: Annotated[str, StringConstraints(max_length=16)] | None = None
     icon: Annotated[str, StringConstraints(pattern=r"^mdi:[a-z0-9-]{1,64}$")] | None = None
+    suggested_display_precision: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=None, description="decimals Home Assistant shows; default: by kind and unit"
+    )
 
 
 class LoggingSection(Model):
@@ -409,6 +414,18 @@ class PolledSensor(SensorBase):
     def _min_below_max(self) -> Self:
         if self.min is not None and self.max is not None and self.min >= self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+    @model_validator(mode="after")
+    def _homeassistant_unit_fits(self) -> Self:
+        """An override Home Assistant would refuse (its unit against its device class) is refused here."""
+        if self.homeassistant is None:
+            return self
+        kind = str(getattr(self, "kind", ""))
+        unit = self.unit if self.unit is not None else DEFAULT_UNITS.get(kind)
+        keys = sensor_classes(kind, unit, self.homeassistant.model_dump())
+        if problem := unit_problem(keys.get("device_class"), keys.get("unit_of_measurement")):
+            raise ValueError(f"homeassistant: {problem}")
         return self
 
 

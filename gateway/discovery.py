@@ -25,6 +25,7 @@ from gateway.config import (
     SensorConfig,
     sensor_unit,
 )
+from gateway.ha_units import display_precision, sensor_classes
 from gateway.topics import Topics
 
 ORIGIN = {
@@ -32,21 +33,6 @@ ORIGIN = {
     "sw_version": __version__,
     "support_url": "https://github.com/pi-mqtt-gateway/pi-mqtt-gateway",
 }
-# Defaults by sensor kind: (device_class, state_class); the unit comes from the sensor.
-KIND_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
-    "button": (None, None),
-    "digital_input": ("door", None),
-    "motion": ("motion", None),
-    "line": (None, None),
-    "mcp3008": (None, "measurement"),
-    "light": (None, "measurement"),
-    "distance": ("distance", "measurement"),
-    "cpu_temperature": ("temperature", "measurement"),
-    "load_average": (None, "measurement"),
-    "disk_usage": (None, "measurement"),
-    "counter": (None, "total_increasing"),
-}
-UNIT_CLASSES = {"°C": "temperature", "°F": "temperature", "m": "distance", "V": "voltage", "W": "power"}
 DIAGNOSTICS = (  # (stats key, name, unit, device_class, state_class)
     ("buffered", "Outbox depth", None, None, "measurement"),
     ("dropped", "Readings dropped", None, None, "total_increasing"),
@@ -124,11 +110,20 @@ def _availability(topics: Topics, sensor_topic: str | None = None) -> dict[str, 
     return {"availability": sources, "availability_mode": "all"}
 
 
-def _base(topics: Topics, object_id: str, name: str, availability_of: str | None = None) -> dict[str, Any]:
+def _entity_ids(component: str, topics: Topics, object_id: str) -> dict[str, str]:
+    """The entity id Home Assistant should give a new entity: `default_entity_id` (2025.10+, which wins) and
+    `object_id` (read by older releases, ignored by newer ones); both give `<component>.<gateway>_<object>`."""
+    entity_object_id = f"{topics.gateway_id}_{object_id}"
+    return {"object_id": entity_object_id, "default_entity_id": f"{component}.{entity_object_id}"}
+
+
+def _base(
+    component: str, topics: Topics, object_id: str, name: str, availability_of: str | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "unique_id": _unique(topics, object_id),
-        "object_id": f"{topics.gateway_id}_{object_id}",
+        **_entity_ids(component, topics, object_id),
         **_availability(topics, availability_of),
     }
 
@@ -137,7 +132,7 @@ def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
     topic = topics.sensor(sensor.id)
     name = sensor.name or sensor.id
     if isinstance(sensor, BinaryInput):
-        binary = _base(topics, sensor.id, name) | {
+        binary = _base("binary_sensor", topics, sensor.id, name) | {
             "state_topic": topic,
             "value_template": BINARY_TEMPLATE,
             "payload_on": "ON",
@@ -148,7 +143,7 @@ def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
             found.append(_event_entity(sensor.id, name, topics))
         return found
     polled = isinstance(sensor, PolledSensor)
-    numeric = _base(topics, sensor.id, name, topic if polled else None) | {
+    numeric = _base("sensor", topics, sensor.id, name, topic if polled else None) | {
         "state_topic": topic,
         "value_template": VALUE_TEMPLATE,
     }
@@ -157,7 +152,7 @@ def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
         numeric["expire_after"] = expire
     found = [Entity("sensor", sensor.id, numeric)]
     if isinstance(sensor, CounterConfig):
-        rate = _base(topics, f"{sensor.id}_rate", f"{name} rate", topic) | {
+        rate = _base("sensor", topics, f"{sensor.id}_rate", f"{name} rate", topic) | {
             "state_topic": f"{topic}/rate",
             "value_template": VALUE_TEMPLATE,
             "unit_of_measurement": f"{sensor_unit(sensor) or 'pulses'}/{sensor.rate_per}",
@@ -168,17 +163,17 @@ def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
 
 
 def _classes(sensor: SensorConfig, *, with_unit: bool) -> dict[str, Any]:
-    """device_class, state_class and unit: the kind's defaults, then the sensor's overrides."""
-    device_class, state_class = KIND_DEFAULTS.get(sensor.kind, (None, "measurement"))
-    unit = sensor_unit(sensor) if with_unit else None
-    device_class = device_class or UNIT_CLASSES.get(unit or "")
-    keys: dict[str, Any] = {"device_class": device_class, "state_class": state_class}
-    if with_unit:
-        keys["unit_of_measurement"] = unit
-    overrides = sensor.homeassistant
-    if overrides is not None:
-        keys |= {k: v for k, v in overrides.model_dump().items() if v is not None}
-    return {k: v for k, v in keys.items() if v is not None}
+    """device_class, state_class, unit and display precision: the kind's defaults, then the sensor's overrides."""
+    overrides = sensor.homeassistant.model_dump() if sensor.homeassistant is not None else None
+    if not with_unit:  # a binary sensor: a device class only
+        keys = sensor_classes(sensor.kind, None, overrides)
+        return {k: keys[k] for k in ("device_class", "icon") if k in keys}
+    unit = sensor_unit(sensor)
+    precision = display_precision(sensor.kind, unit)
+    keys = sensor_classes(sensor.kind, unit, overrides)
+    if precision is not None and "suggested_display_precision" not in keys:
+        keys["suggested_display_precision"] = precision
+    return keys
 
 
 def _expire_after(sensor: SensorConfig) -> int | None:
@@ -192,7 +187,7 @@ def _expire_after(sensor: SensorConfig) -> int | None:
 
 
 def _event_entity(sensor_id: str, name: str, topics: Topics) -> Entity:
-    event = _base(topics, f"{sensor_id}_event", f"{name} press") | {
+    event = _base("event", topics, f"{sensor_id}_event", f"{name} press") | {
         "state_topic": f"{topics.sensor(sensor_id)}/event",
         "event_types": ["single", "double", "long"],
         "value_template": "{{ {'event_type': value_json.event} | tojson }}",
@@ -202,7 +197,11 @@ def _event_entity(sensor_id: str, name: str, topics: Topics) -> Entity:
 
 def _output_entity(output: OutputConfig, topics: Topics) -> Entity:
     state, command = topics.output(output.id), f"{topics.output(output.id)}/set"
-    base = _base(topics, output.id, output.name or output.id) | {"state_topic": state, "command_topic": command}
+    component = "number" if isinstance(output, PwmConfig) else "light" if output.kind == "led" else "switch"
+    base = _base(component, topics, output.id, output.name or output.id) | {
+        "state_topic": state,
+        "command_topic": command,
+    }
     if isinstance(output, PwmConfig):
         number = base | {
             "value_template": VALUE_TEMPLATE,
@@ -226,7 +225,7 @@ def _diagnostics(topics: Topics) -> list[Entity]:
         entity = {
             "name": name,
             "unique_id": _unique(topics, f"stats_{key}"),
-            "object_id": f"{topics.gateway_id}_stats_{key}",
+            **_entity_ids("sensor", topics, f"stats_{key}"),
             "state_topic": topics.stats,
             "value_template": f"{{{{ value_json.{key} }}}}",
             "entity_category": "diagnostic",
