@@ -109,18 +109,21 @@ async def test_home_assistant_shows_the_gateways_entities_with_their_states(
         with home_assistant(release, ha_config_dir(tmp_path / "ha", broker)) as log:
             try:
                 await ha.wait_for(
-                    lambda r: all(r.payloads(t)[-1:] == [v.encode()] for t, v in states.items())
-                    and all(_number(r.payloads(t)[-1:]) for t in numeric),
+                    lambda r: (
+                        all(r.payloads(t)[-1:] == [v.encode()] for t, v in states.items())
+                        and all(_number(r.payloads(t)[-1:]) for t in numeric)
+                    ),
                     timeout=240,
                 )
                 mock_factory.pin(27).drive_low()  # the door opens (pulled up, active low)
                 await ha.wait_for(lambda r: r.payloads(f"hastate/binary_sensor/{GATEWAY}_door/state")[-1:] == [b"on"])
                 await ha.wait_for(lambda r: bool(r.payloads(f"hastate/sensor/{GATEWAY}_stats_uptime/state")))
             except BaseException:
-                print(log.read_text(encoding="utf-8", errors="replace")[-4000:] if log.exists() else "no log")  # noqa: T201
+                tail = log.read_text(encoding="utf-8", errors="replace")[-4000:] if log.exists() else "no log"
+                print(tail)  # noqa: T201 - Home Assistant's own account of what went wrong
                 raise
-            errors = [line for line in log.read_text(encoding="utf-8").splitlines() if "mqtt" in line and "ERROR" in line]
-    assert errors == []
+            lines = log.read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if "mqtt" in line and "ERROR" in line] == []
 
 
 def _number(payloads: list[bytes]) -> bool:
