@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
 from contextlib import suppress
@@ -21,6 +22,7 @@ class FaultyProxy:
         *,
         cut_on_packet: int | None = None,
         upstream_bytes_per_s: float | None = None,
+        record_pubacks: bool = False,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -29,6 +31,8 @@ class FaultyProxy:
         self._rate = upstream_bytes_per_s  # a slow link from the client to the broker
         self.refusing = False  # abort new connections at once (the broker looks down)
         self.cuts = 0
+        self._record = record_pubacks
+        self.acked_seqs: set[int] = set()  # reading seqs whose PUBLISH the broker acknowledged (PUBACK seen)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
@@ -73,9 +77,10 @@ class FaultyProxy:
             client_writer.transport.abort()
             return
         self._writers |= {client_writer, broker_writer}
+        pending: dict[int, int] = {}  # packet id -> reading seq of this connection's unacknowledged PUBLISHes
         await asyncio.gather(
-            self._upstream(client_reader, broker_writer, client_writer),
-            self._pipe(broker_reader, client_writer),
+            self._upstream(client_reader, broker_writer, client_writer, pending),
+            self._pipe(broker_reader, client_writer, pending),
             return_exceptions=True,
         )
         for writer in (client_writer, broker_writer):
@@ -83,13 +88,20 @@ class FaultyProxy:
             writer.transport.abort()
 
     async def _upstream(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: asyncio.StreamWriter
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: asyncio.StreamWriter,
+        pending: dict[int, int],
     ) -> None:
         """Client to broker: throttled, and cut when the client sends the packet type we watch for."""
         packets = MqttPackets()
         while data := await reader.read(1024 if self._rate else 65536):
             await self._flowing.wait()
-            if self._cut_on_packet is not None and self._cut_on_packet in packets.feed(data):
+            seen = packets.feed(data)
+            if self._record:
+                pending.update(publish_seqs(packets.completed))
+            if self._cut_on_packet is not None and self._cut_on_packet in seen:
                 self.cuts += 1
                 self.reset()
                 return
@@ -102,8 +114,16 @@ class FaultyProxy:
         writer.transport.abort()
         client.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pending: dict[int, int] | None = None
+    ) -> None:
+        packets = MqttPackets()
         while data := await reader.read(65536):
+            packets.feed(data)
+            if self._record and pending is not None:
+                for packet_id in puback_ids(packets.completed):
+                    if (seq := pending.pop(packet_id, None)) is not None:
+                        self.acked_seqs.add(seq)
             await self._flowing.wait()  # a blackhole swallows nothing: the bytes wait, unanswered
             if writer.is_closing():
                 return
@@ -114,6 +134,7 @@ class FaultyProxy:
 
 SUBSCRIBE = 8  # MQTT control packet types (the high nibble of the first byte)
 PUBLISH = 3
+PUBACK = 4
 
 
 class MqttPackets:
@@ -121,25 +142,50 @@ class MqttPackets:
 
     def __init__(self) -> None:
         self._buffer = b""
+        self.completed: list[tuple[int, int, bytes]] = []  # (type, flags, variable header + payload) of the last feed
 
     def feed(self, data: bytes) -> list[int]:
-        """The types of the packets completed by `data`."""
+        """The types of the packets completed by `data` (the packets themselves are in `completed`)."""
         self._buffer += data
-        types = []
-        while (size := self._packet_size()) is not None and len(self._buffer) >= size:
-            types.append(self._buffer[0] >> 4)
+        self.completed = []
+        while (header := self._header()) is not None and len(self._buffer) >= sum(header):
+            start, size = header[0], sum(header)
+            self.completed.append((self._buffer[0] >> 4, self._buffer[0] & 0x0F, self._buffer[start:size]))
             self._buffer = self._buffer[size:]
-        return types
+        return [kind for kind, _flags, _body in self.completed]
 
-    def _packet_size(self) -> int | None:
+    def _header(self) -> tuple[int, int] | None:
+        """(fixed header size, remaining length) of the packet at the head of the buffer, once both are known."""
         length, multiplier = 0, 1
         for index in range(1, min(5, len(self._buffer))):
             byte = self._buffer[index]
             length += (byte & 0x7F) * multiplier
             multiplier *= 128
             if not byte & 0x80:
-                return 1 + index + length
+                return 1 + index, length
         return None
+
+
+def publish_seqs(packets: list[tuple[int, int, bytes]]) -> dict[int, int]:
+    """Packet id -> reading `seq` of each QoS > 0 PUBLISH (MQTT 3.1.1) whose payload is a reading."""
+    found = {}
+    for kind, flags, body in packets:
+        if kind != PUBLISH or not (flags >> 1) & 0x03:
+            continue
+        topic_end = 2 + int.from_bytes(body[:2], "big")
+        packet_id = int.from_bytes(body[topic_end : topic_end + 2], "big")
+        try:
+            seq = json.loads(body[topic_end + 2 :]).get("seq")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(seq, int):
+            found[packet_id] = seq
+    return found
+
+
+def puback_ids(packets: list[tuple[int, int, bytes]]) -> list[int]:
+    """The packet ids the broker acknowledged in these packets."""
+    return [int.from_bytes(body[:2], "big") for kind, _flags, body in packets if kind == PUBACK]
 
 
 class MisbehavingServer:
