@@ -301,10 +301,17 @@ def stored_seqs(state_dir: Path) -> tuple[set[int], int]:
 
     Rows that are not readings (a polled sensor's `online` on its availability topic) carry no seq.
     """
-    with sqlite3.connect(state_dir / DB_FILE) as db:
+    # Read-only: a plain connect would create an empty file when the gateway had not made it yet.
+    with sqlite3.connect(f"file:{state_dir / DB_FILE}?mode=ro", uri=True) as db:
         payloads = [row[0] for row in db.execute("SELECT payload FROM outbox WHERE topic NOT LIKE '%/availability'")]
         mark = db.execute("SELECT value FROM meta WHERE key = ?", (READING_KEY,)).fetchone()
     return {json.loads(payload)["seq"] for payload in payloads}, int(mark[0]) if mark else 1
+
+
+async def readings_arriving(ledger: Ledger, count: int = 20) -> None:
+    """Wait until `count` more readings reach the ledger (a fresh process is up and publishing)."""
+    before = len(ledger.seqs)
+    await wait_until(lambda: len(ledger.seqs) >= before + count, timeout=60, what="readings from the new process")
 
 
 async def kill_after(process: subprocess.Popen[bytes], seconds: float) -> None:
@@ -326,10 +333,12 @@ class TestGatewayCrashes:
             await kill_after(start_process(path), 0.3)  # 1: during start-up
             if (state / DB_FILE).exists():
                 stored |= stored_seqs(state)[0]
-            await kill_after(start_process(path), rng.uniform(2.0, 4.0))  # 2: mid-stream
+            process = start_process(path)  # 2: mid-stream, once this run's readings arrive
+            await readings_arriving(ledger)
+            await kill_after(process, rng.uniform(0.0, 1.0))
             stored |= stored_seqs(state)[0]
             process = start_process(path)  # 3: a backlog while the broker is away, killed while it drains
-            await asyncio.sleep(1.0)
+            await readings_arriving(ledger)
             own_broker.stop()
             await asyncio.sleep(3.0)
             own_broker.start()
