@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 from gateway.ha_units import sensor_classes, unit_problem
+from gateway.topics import Topics, topic_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -639,6 +640,20 @@ class GatewayConfig(Model):
         return self
 
     @model_validator(mode="after")
+    def _topics_publishable(self) -> Self:
+        """Every topic the gateway will publish to, checked once here: `check`, `config set`, `run` and a
+        reload refuse the same config (a topic the broker refuses would otherwise fail only at run time)."""
+        limit = self.mqtt.max_topic_bytes
+        problems = [
+            f"{owner} {device_id!r}: cannot publish to {topic!r}: {problem}"
+            for owner, device_id, topic in published_topics(self)
+            if (problem := topic_problem(topic, limit))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _interlocks_name_outputs(self) -> Self:
         outputs = {output.id: output for output in self.outputs}
         for output in self.outputs:
@@ -692,6 +707,22 @@ DEFAULT_UNITS: dict[str, str] = {"cpu_temperature": "°C", "distance": "m", "dis
 def sensor_unit(sensor: SensorConfig) -> str | None:
     """The unit published with a sensor's readings: configured, else the kind's default."""
     return sensor.unit if sensor.unit is not None else DEFAULT_UNITS.get(sensor.kind)
+
+
+def published_topics(config: GatewayConfig) -> list[tuple[str, str, str]]:
+    """(`sensor`/`output`, id, topic) of every topic the gateway publishes to for its sensors and outputs."""
+    topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+    found: list[tuple[str, str, str]] = []
+    for sensor in config.sensors:
+        base = topics.sensor(sensor.id)
+        suffixes = [""]
+        suffixes += ["/availability"] if isinstance(sensor, PolledSensor) else []
+        suffixes += ["/event"] if isinstance(sensor, ButtonConfig) and sensor.gestures is not None else []
+        suffixes += ["/rate"] if isinstance(sensor, CounterConfig) else []
+        suffixes += ["/value"] if sensor.payload == "value" else []
+        found += [("sensor", sensor.id, base + suffix) for suffix in suffixes]
+    found += [("output", output.id, topics.output(output.id)) for output in config.outputs]
+    return found
 
 
 def _initially_on(output: OutputConfig) -> bool:

@@ -17,7 +17,7 @@ from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
-from gateway.errors import ConfigError, ConfigProblem, GatewayError, StateError
+from gateway.errors import GatewayError, StateError
 from gateway.homeassistant import HomeAssistant, LastStates
 from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
@@ -31,7 +31,7 @@ from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import StateDirLock, resolve_state_dir
 from gateway.stats import Stats
-from gateway.topics import Topics, topic_problem
+from gateway.topics import Topics
 
 log = structlog.get_logger(component="server")
 STOP_COUNTS = ("accepted", "published", "rejected", "dropped", "buffered")  # logged at the end of a run
@@ -153,18 +153,9 @@ class Gateway:
 
     @staticmethod
     def _channels_for(config: GatewayConfig) -> list[Channel]:
-        """One channel per sensor; a topic the broker would refuse is a ConfigError naming the sensor."""
+        """One channel per sensor (its topics were checked when the config loaded)."""
         topics = Topics(config.gateway.topic_prefix, config.gateway.id)
-        channels, problems = [], []
-        for sensor in config.sensors:
-            topic = topics.sensor(sensor.id)
-            if problem := topic_problem(topic, config.mqtt.max_topic_bytes):
-                problems.append(ConfigProblem(f'sensors "{sensor.id}"', f"cannot publish to {topic!r}: {problem}"))
-                continue
-            channels.append(build_channel(sensor, topic, config.mqtt.qos))
-        if problems:
-            raise ConfigError(None, problems)
-        return channels
+        return [build_channel(sensor, topics.sensor(sensor.id), config.mqtt.qos) for sensor in config.sensors]
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
         control = ControlLane(
@@ -273,7 +264,6 @@ class Gateway:
         try:
             loaded = await asyncio.to_thread(self._config_source)
             plan = plan_reload(self.config, self._password, loaded.config, loaded.password)
-            self._channels_for(plan.config)  # a topic problem refuses the reload before anything stops
         except GatewayError as exc:
             log.error("reload refused, the running configuration is kept", error=str(exc))
             return

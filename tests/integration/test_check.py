@@ -9,7 +9,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.config_edit import render_toml
-from gateway.errors import EX_FAILURE, EX_OK
+from gateway.errors import EX_CONFIG, EX_FAILURE, EX_OK
 from tests.integration.broker import Broker, free_port
 from tests.integration.proxy import MisbehavingServer
 
@@ -102,3 +102,11 @@ class TestCheckNamesBrokerLimits:
             code = await asyncio.to_thread(main, ["--config", str(path), "check", "--timeout", "20"])
         assert code == EX_FAILURE
         assert 'mqtt.protocol = "3.1.1"' in capsys.readouterr().out
+
+    def test_check_and_run_refuse_a_topic_too_long_alike(self, tmp_path: Path) -> None:
+        """A sensor topic over mqtt.max_topic_bytes: `check` and `run` both exit 78 (systemd then stops)."""
+        path = write(tmp_path, free_port())
+        text = path.read_text(encoding="utf-8").replace("port =", "max_topic_bytes = 16\nport =")
+        path.write_text(text, encoding="utf-8")
+        assert main(["--config", str(path), "check", "--timeout", "5"]) == EX_CONFIG
+        assert main(["--config", str(path), "run"]) == EX_CONFIG

@@ -279,3 +279,27 @@ class TestOutputs:
         )
         assert [o.kind for o in config.outputs] == kinds
         assert {(o.failsafe, o.retained_commands, o.max_on) for o in config.outputs} == {("off", "ignore", None)}
+
+
+class TestTopicsAtLoad:
+    def test_a_topic_over_max_topic_bytes_is_a_config_error_naming_the_sensor(self, tmp_path: Path) -> None:
+        """`mqtt.max_topic_bytes = 16` with sensor `soil-moisture-sensor`: refused at load (exit 78), not at run."""
+        path = write(
+            tmp_path,
+            '[mqtt]\nmax_topic_bytes = 16\n[[sensors]]\nid = "soil-moisture-sensor"\nkind = "mcp3008"\nchannel = 0\n',
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, environ={})
+        rendered = caught.value.render()
+        assert "sensor 'soil-moisture-sensor': cannot publish to 'pi-mqtt-gateway/" in rendered
+        assert "over mqtt.max_topic_bytes (16)" in rendered
+
+    def test_derived_topics_count_too(self) -> None:
+        """A polled sensor's `<topic>/availability` is checked as well as its reading topic."""
+        sensor = {"id": "load", "kind": "load_average"}
+        topic = "pi-mqtt-gateway/test/sensor/load"
+        fits = {"mqtt": {"max_topic_bytes": len(topic)}, "sensors": [sensor]}
+        with pytest.raises(ValidationError, match="load/availability"):
+            GatewayConfig.model_validate(fits | {"gateway": {"id": "test"}})
+        roomy = {"mqtt": {"max_topic_bytes": len(topic) + len("/availability")}, "sensors": [sensor]}
+        assert GatewayConfig.model_validate(roomy | {"gateway": {"id": "test"}}).sensors[0].id == "load"
