@@ -137,6 +137,7 @@ async def test_home_assistant_shows_the_gateways_entities_with_their_states(
                 mock_factory.pin(27).drive_low()  # the door opens (pulled up, active low)
                 await ha.wait_for(lambda r: r.payloads(f"hastate/binary_sensor/{GATEWAY}_door/state")[-1:] == [b"on"])
                 await ha.wait_for(lambda r: bool(r.payloads(f"hastate/sensor/{GATEWAY}_stats_uptime/state")))
+                assert ha.payloads(f"hastate/sensor/{GATEWAY}_cpu/state")[-1] == b"48.312"  # the kernel's 48312 m°C
             except BaseException:
                 output = log if log.exists() else log.with_suffix("").with_suffix(".log")
                 tail = output.read_text(encoding="utf-8", errors="replace")[-4000:] if output.exists() else "no log"
