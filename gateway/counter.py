@@ -12,11 +12,14 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.config import CounterConfig
-from gateway.devices.sensors import PulseInput
 from gateway.errors import DeviceError, StateError
 from gateway.reading import Reading, ReadingFactory
+
+if TYPE_CHECKING:  # the device layer (gpiozero) is only needed to build one, by the server
+    from gateway.devices.sensors import PulseInput
 
 PER_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 

@@ -16,9 +16,9 @@ import structlog
 
 from gateway.config import GatewayConfig
 from gateway.discovery import config_topic, device_payload, device_topic, entities, entity_payload
-from gateway.mqtt import InboundMessage
 from gateway.pipeline import Sink
 from gateway.reading import Reading
+from gateway.session import InboundMessage
 from gateway.topics import Topics
 
 log = structlog.get_logger(component="homeassistant")

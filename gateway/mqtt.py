@@ -29,6 +29,16 @@ from gateway.errors import (
     PublishRefusedError,
     TransportError,
 )
+from gateway.session import InboundMessage, connection_error_hint
+
+__all__ = [
+    "ConnectionSettings",
+    "InboundMessage",
+    "MqttSession",
+    "MqttTransport",
+    "TlsSettings",
+    "connection_error_hint",
+]
 
 
 class _SocketErrorsAsDebug(logging.Filter):
@@ -176,15 +186,6 @@ class MqttSession:
         async for message in self._client.messages:
             if on_message is not None:
                 on_message(_inbound(message))
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """A message the broker delivered to us; `retained` means it was stored before we subscribed."""
-
-    topic: str
-    payload: bytes
-    retained: bool
 
 
 def _inbound(message: aiomqtt.Message) -> InboundMessage:
@@ -370,25 +371,3 @@ def ignore_socket_races(loop: asyncio.AbstractEventLoop) -> None:
 
     handler.ignores_socket_races = True  # type: ignore[attr-defined]
     loop.set_exception_handler(handler)
-
-
-def connection_error_hint(error: TransportError) -> str:  # noqa: PLR0911 - one answer per cause
-    """A short hint for a user reading the log line of a connection failure."""
-    text = str(error).lower()
-    if isinstance(error, AuthenticationError):
-        return "check mqtt.username and the password (file or $CREDENTIALS_DIRECTORY)"
-    if isinstance(error, NoConnackError):
-        if error.maybe_not_mqtt5:
-            return 'the broker may not speak MQTT 5: set mqtt.protocol = "3.1.1"'
-        return "something accepts connections on mqtt.host:mqtt.port but does not answer as an MQTT broker"
-    if isinstance(error, PublishRefusedError):
-        return "the broker refused one reading (ACL or size limit?); it is retried, then quarantined"
-    if "certificate" in text or "ssl" in text or "tls" in text:
-        return "check [mqtt.tls] ca_file, the broker's certificate and its host name"
-    if "before answering connect" in text:
-        return "a proxy or load balancer with no broker behind it, or a broker refusing this client"
-    if "broker refused the connection" in text:
-        return "the broker's reason code says why"
-    if "connection refused" in text:
-        return "is the broker running and listening on mqtt.host:mqtt.port?"
-    return "retrying with backoff"

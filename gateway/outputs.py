@@ -14,21 +14,23 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
 from gateway.commands import Command, parse_command, parse_counter_command
 from gateway.config import OutputConfig
 from gateway.counter import Counter
-from gateway.devices.outputs import OutputDriver
 from gateway.errors import DeviceError, InvalidCommandError, InvalidReadingError
 from gateway.logs import LogThrottle
-from gateway.mqtt import InboundMessage
 from gateway.pipeline import Sink
 from gateway.reading import ReadingFactory
+from gateway.session import InboundMessage
 from gateway.stats import Stats
 from gateway.topics import Topics
+
+if TYPE_CHECKING:  # drivers come built from the server; the command policy never loads gpiozero itself
+    from gateway.devices.outputs import OutputDriver
 
 log = structlog.get_logger(component="outputs")
 REFUSAL_LOG_INTERVAL = 10.0

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import structlog
 
 from gateway.errors import AuthenticationError, ConnectionClosedError, PublishRefusedError, TransportError
-from gateway.mqtt import InboundMessage, MqttSession, MqttTransport, connection_error_hint
 from gateway.outbox import Message, Outbox
+from gateway.session import InboundMessage, Session, Transport, connection_error_hint
 from gateway.stats import Stats
 from gateway.topics import Topics, topic_matches
 
@@ -125,7 +125,7 @@ class Publisher:
 
     def __init__(
         self,
-        transport: MqttTransport,
+        transport: Transport,
         outbox: Outbox,
         topics: Topics,
         stats: Stats,
@@ -203,7 +203,7 @@ class Publisher:
             backoff=self._backoff.ceiling,
         )
 
-    async def _serve(self, session: MqttSession, stop: asyncio.Event) -> None:
+    async def _serve(self, session: Session, stop: asyncio.Event) -> None:
         """Run one connection until it fails (TransportError) or `stop` is set (flush and return).
 
         The connection is watched from its first moment: a loss during the set-up (`online`, the subscribes)
@@ -233,7 +233,7 @@ class Publisher:
                 task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
 
-    async def _set_up(self, session: MqttSession) -> None:
+    async def _set_up(self, session: Session) -> None:
         await session.publish(self._topics.status, b"online", qos=1, retain=True)
         for subscription in self._receiver.subscriptions if self._receiver is not None else []:
             await session.subscribe(subscription, qos=1)  # our own subtree only
@@ -258,7 +258,7 @@ class Publisher:
         finally:
             emptied.cancel()
 
-    async def _drain(self, session: MqttSession, window: _Window) -> None:
+    async def _drain(self, session: Session, window: _Window) -> None:
         """Publish oldest first with up to `window` publishes awaiting their acknowledgement.
 
         A row is acknowledged to the outbox only after its PUBACK. Any failure ends the session (raised
@@ -277,7 +277,7 @@ class Publisher:
         finally:
             await window.cancel()
 
-    async def _send(self, session: MqttSession, message: Message) -> None:
+    async def _send(self, session: Session, message: Message) -> None:
         try:
             await session.publish(message.topic, message.payload, self._qos.qos(message), message.retain)
         except PublishRefusedError as exc:
@@ -298,7 +298,7 @@ class Publisher:
         if (oldest := window.oldest) is not None:
             self._outbox.failed(oldest, f"the connection failed while it was the oldest in flight: {exc}")
 
-    async def _publish_stats(self, session: MqttSession) -> None:
+    async def _publish_stats(self, session: Session) -> None:
         while True:
             await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
             await asyncio.sleep(self._stats_interval)

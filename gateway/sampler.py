@@ -9,15 +9,18 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import structlog
 
 from gateway.counter import Counter
-from gateway.devices.sensors import Driver, EdgeInput
 from gateway.errors import DeviceError
 from gateway.pipeline import Channel, Pipeline
 from gateway.readers import ReaderThread
 from gateway.stats import Stats
+
+if TYPE_CHECKING:  # drivers come built from the server; the sampler never loads gpiozero itself
+    from gateway.devices.sensors import Driver, EdgeInput
 
 log = structlog.get_logger(component="sampler")
 READ_ERROR_LOG_INTERVAL = 60.0
@@ -84,8 +87,8 @@ class Sampler:
         """Start the edge inputs (publishing their state now), then poll the others until cancelled."""
         bridge = EdgeBridge(asyncio.get_running_loop(), self._pipeline)
         for sensor in self._sensors:
-            if isinstance(sensor.driver, EdgeInput):
-                bridge.start(sensor.driver, sensor.channel)
+            if sensor.interval is None:  # an edge input: it reports, it is never read
+                bridge.start(cast("EdgeInput", sensor.driver), sensor.channel)
         async with asyncio.TaskGroup() as group:
             for sensor in self._sensors:
                 if sensor.interval is not None:

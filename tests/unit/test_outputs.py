@@ -12,8 +12,8 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from gateway.config import GatewayConfig
 from gateway.devices.outputs import OutputDriver, open_output
-from gateway.mqtt import InboundMessage
 from gateway.outputs import Outputs
+from gateway.session import InboundMessage
 from gateway.stats import Stats
 from gateway.topics import Topics
 from tests.conftest import RecordingSink, make_config
