@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import GatewayConfig, Mcp3xxxConfig
+from gateway.config import SPI_BUS_PINS, SPI_SELECT_PINS, GatewayConfig, Mcp3xxxConfig
 
 BOOT_CONFIGS = (Path("/boot/firmware/config.txt"), Path("/boot/config.txt"))
 
@@ -59,7 +59,11 @@ HEADER: dict[int, int | str] = {
 }
 BCM_TO_PHYSICAL = {bcm: physical for physical, bcm in HEADER.items() if isinstance(bcm, int)}
 I2C_PINS = {2: "I2C1 SDA", 3: "I2C1 SCL"}
-SPI0_PINS = {7: "SPI0 CE1", 8: "SPI0 CE0", 9: "SPI0 MISO", 10: "SPI0 MOSI", 11: "SPI0 SCLK"}
+# SPI0's pins, from the one table of SPI pins in gateway.config.
+_SPI0_ROLES = dict(zip(("SCLK", "MOSI", "MISO"), SPI_BUS_PINS[0], strict=True)) | {
+    f"CE{select}": pin for select, pin in enumerate(SPI_SELECT_PINS[0])
+}
+SPI0_PINS = {pin: f"SPI0 {role}" for role, pin in _SPI0_ROLES.items()}
 EEPROM_PINS = {0: "ID EEPROM SDA", 1: "ID EEPROM SCL"}
 
 
@@ -108,12 +112,13 @@ class PinUse:
 
 
 def pin_uses(config: GatewayConfig) -> list[PinUse]:
-    """Every BCM pin the configured sensors use."""
+    """Every BCM pin the configured sensors and outputs use."""
     uses = []
     for sensor in config.sensors:
         for role, pin in sensor.pins().items():
             label = f"{role} ({sensor.kind})" if isinstance(sensor, Mcp3xxxConfig) else role
             uses.append(PinUse(pin, sensor.id, label))
+    uses += [PinUse(output.pin, output.id, f"pin ({output.kind})") for output in config.outputs]
     return uses
 
 

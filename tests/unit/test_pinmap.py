@@ -8,7 +8,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import GatewayConfig
-from gateway.pinmap import BCM_TO_PHYSICAL, Buses, conflicts, header_rows, parse_buses
+from gateway.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses
+from gateway.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +53,21 @@ class TestPinMap:
         out = capsys.readouterr().out
         assert "doorbell.pin" in out
         assert "CONFLICT" not in out
+
+    def test_outputs_are_in_the_table_and_their_conflicts_found(self) -> None:
+        """A relay on GPIO2 with I2C enabled is a conflict; the demo's relay and fan appear at their pins."""
+        cfg = GatewayConfig.model_validate({"outputs": [{"id": "pump", "kind": "relay", "pin": 2}]})
+        assert any("GPIO2" in p and "pump" in p and "I2C1 SDA" in p for p in conflicts(cfg, Buses(i2c=True)))
+        rows = header_rows(config_file(ROOT / "config" / "demo.toml"))
+        cells = [cell for row in rows for cell in (row[0], row[3])]
+        assert any("pump.pin (relay)" in cell for cell in cells)
+        assert any("fan.pin (pwm)" in cell for cell in cells)
+
+    def test_the_spi0_pins_are_the_kernels(self) -> None:
+        """SPI0 is GPIO 11 SCLK, 10 MOSI, 9 MISO, 8 CE0, 7 CE1 (Raspberry Pi pinout), from the one SPI table."""
+        assert SPI0_PINS == {11: "SPI0 SCLK", 10: "SPI0 MOSI", 9: "SPI0 MISO", 8: "SPI0 CE0", 7: "SPI0 CE1"}
+
+
+def config_file(path: Path) -> GatewayConfig:
+    """The config in a TOML file, as the CLI loads it."""
+    return load_config(path, environ={}).config
