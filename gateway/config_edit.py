@@ -7,9 +7,7 @@ before writing, and writes atomically (temporary file, fsync, rename). The model
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +17,7 @@ import tomlkit
 from pydantic import ValidationError
 from tomlkit.items import AoT, Table
 
+from gateway.durable_file import write_durably
 from gateway.errors import ConfigError, ConfigProblem, UsageError
 from gateway.plugins import config_model_for
 from gateway.settings import LoadedConfig, describe_error, read_toml
@@ -107,7 +106,7 @@ def set_key(path: Path, key: str, text: str) -> None:
     container[last] = parse_value(text)
     new_text = tomlkit.dumps(document)
     _validate(path, new_text)
-    _write_atomically(path, new_text)
+    write_durably(path, new_text)
 
 
 def _edit_child(container: Any, part: str | int, following: str | int, key: str) -> Any:
@@ -130,26 +129,6 @@ def _validate(path: Path, text: str) -> None:
     except ValidationError as exc:
         problems = [describe_error(err, raw, set()) for err in exc.errors()]
         raise ConfigError(path, [*problems, ConfigProblem("", "nothing was written")]) from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def value_sources(loaded: LoadedConfig) -> Callable[[str], str]:

@@ -9,12 +9,12 @@ never acknowledged.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import CounterConfig
+from gateway.durable_file import write_durably
 from gateway.errors import DeviceError, StateError
 from gateway.reading import Reading, ReadingFactory
 
@@ -94,17 +94,7 @@ def save_total(path: Path, total: int) -> None:
     """Write the total so that it survives a power cut right after this returns."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps({"total": total}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_durably(path, json.dumps({"total": total}))
     except OSError as exc:
         raise StateError(f"cannot save counter total to {path}: {exc.strerror}") from exc
 

@@ -16,6 +16,7 @@ import structlog
 
 from gateway.config import GatewayConfig
 from gateway.discovery import config_topic, device_payload, device_topic, entities, entity_payload
+from gateway.durable_file import write_durably
 from gateway.pipeline import Sink
 from gateway.reading import Reading
 from gateway.session import InboundMessage
@@ -179,8 +180,6 @@ class HomeAssistant:
         prefix_parts = len(self._config.homeassistant.discovery_prefix.split("/"))
         topics = {topic: topic.split("/")[prefix_parts] for topic in current}
         try:
-            temporary = self._file.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"mode": mode, "topics": topics}, indent=1), encoding="utf-8")
-            temporary.replace(self._file)
+            write_durably(self._file, json.dumps({"mode": mode, "topics": topics}, indent=1))
         except OSError as exc:
             log.warning("cannot remember the announced entities", file=str(self._file), error=str(exc))

@@ -68,8 +68,8 @@ class TestCounter:
     def test_a_total_that_cannot_be_saved_is_not_read(self, tmp_path: Path, mock_factory: MockFactory) -> None:
         """When the state directory cannot be written, the read fails rather than publish an unsaved total."""
         path = counter_path(tmp_path, "water")
-        path.with_suffix(".tmp").mkdir(parents=True)  # the temporary file cannot be created (root ignores modes)
         counter = Counter(PulseInput(CONFIG, mock_factory), path)
+        (path / "obstacle").mkdir(parents=True)  # the file's place is taken: the rename fails (root ignores modes)
         pulse(mock_factory, 1)
         with pytest.raises(DeviceError, match="cannot save"):
             counter.read()
