@@ -1,6 +1,6 @@
 """The `pi-mqtt-gateway` command line.
 
-Exit codes (DESIGN.md): 0 success, 1 runtime failure, 2 usage error (including an unknown key or sensor id),
+Exit codes (README, Command line): 0 success, 1 runtime failure, 2 usage error (including an unknown key or sensor id),
 78 invalid configuration. Errors a user can cause print one or two lines; a traceback only with --debug.
 gpiozero and aiomqtt are imported only by the commands that need them, so `--help` and `config` start fast.
 """

@@ -1,4 +1,4 @@
-"""Parsing MQTT command payloads for outputs (DESIGN.md: Commands) into a validated `Command`.
+"""Parsing MQTT command payloads for outputs (docs/mqtt-contract.md: Commands) into a validated `Command`.
 
 Accepted: `ON`, `OFF`, `TOGGLE` (any case, surrounding whitespace ignored), or a JSON object with exactly
 one of `state` (`"ON"`/`"OFF"`/`"TOGGLE"` or a boolean) and `value` (0..1, PWM outputs only), an optional

@@ -43,7 +43,7 @@ def spi_bus_pins(port: int, device: int) -> dict[str, int]:
 
 
 def default_gateway_id() -> str:
-    """The hostname, lower-cased and reduced to `[a-z0-9_-]` (DESIGN.md: Topics)."""
+    """The hostname, lower-cased and reduced to `[a-z0-9_-]` (docs/mqtt-contract.md: Names)."""
     cleaned = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower()).strip("-_")
     return (cleaned or "gateway")[:64]
 

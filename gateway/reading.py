@@ -1,4 +1,4 @@
-"""The `Reading` model and its wire payload (DESIGN.md: Reading payload)."""
+"""The `Reading` model and its wire payload (docs/mqtt-contract.md: Reading payload)."""
 
 from __future__ import annotations
 

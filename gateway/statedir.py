@@ -1,4 +1,4 @@
-"""Where the gateway keeps its state (DESIGN.md: Names, state directory)."""
+"""Where the gateway keeps its state, and the lock that makes it one gateway's (README: state directory)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One table of readings keyed by `seq` (an `INTEGER PRIMARY KEY`, so the row id is the seq), one of
 quarantined readings, and one of counters (the `seq` mark). WAL mode; inserts commit with
 `synchronous=FULL` (durable), deletes after an acknowledgement with `NORMAL` (a lost delete only causes a
-duplicate, and the next FULL commit makes it durable anyway). See FIELD-NOTES "SQLite as an outbox".
+duplicate, and the next FULL commit makes it durable anyway). README: "Nothing lost".
 """
 
 from __future__ import annotations

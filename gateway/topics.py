@@ -1,4 +1,4 @@
-"""MQTT topic names (DESIGN.md: Topics), built once per gateway and sensor."""
+"""MQTT topic names (docs/mqtt-contract.md: Topics), built once per gateway and sensor."""
 
 from __future__ import annotations
 
