@@ -158,6 +158,20 @@ class DurableOutbox:
                     async with asyncio.timeout(RETRY_INTERVAL):
                         await self._stop_requested.wait()
 
+    async def commit_now(self) -> bool:
+        """Write what is pending at once, as a full batch would be; False if storage failed."""
+        return await self._flush()
+
+    def abandon(self) -> None:
+        """Close the file without writing anything more (what a crash leaves behind; for tests and tools)."""
+        self._store.close_quietly()
+        self._thread.shutdown(wait=False)
+
+    @property
+    def in_memory(self) -> int:
+        """How many waiting messages are held in memory at the head of the backlog (the rest are on disk)."""
+        return len(self._queue)
+
     def stop(self) -> None:
         """Let `run()` finish its current write and return (`close()` writes the rest)."""
         self._stopping = True

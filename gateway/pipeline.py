@@ -46,9 +46,10 @@ class Channel:
     value_topic: str | None = None  # `payload = "value"`: the bare value here too
     offline_after: int = 3  # consecutive failed reads before the sensor is `offline`
     expire_after: float | None = None  # seconds without a reading before it is `offline` (stale)
-    _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
-    _timer_at: float = field(default=float("inf"), repr=False)
-    _reject_log: LogThrottle = field(default_factory=lambda: LogThrottle(REJECT_LOG_INTERVAL), repr=False)
+    # The pipeline's own state for this channel: its filter/gesture timer and its rejection log throttle.
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    timer_at: float = field(default=float("inf"), repr=False)
+    reject_log: LogThrottle = field(default_factory=lambda: LogThrottle(REJECT_LOG_INTERVAL), repr=False)
 
     @property
     def plain(self) -> bool:
@@ -126,14 +127,14 @@ class Pipeline:
     def flush(self, channels: Sequence[Channel]) -> None:
         """Store what the filters still hold and stop their timers (at shutdown or before a reload)."""
         for channel in channels:
-            if channel._timer is not None:
-                channel._timer.cancel()
-                channel._timer, channel._timer_at = None, float("inf")
+            if channel.timer is not None:
+                channel.timer.cancel()
+                channel.timer, channel.timer_at = None, float("inf")
             if channel.chain is not None:
                 self._guarded(channel, channel.chain.flush)
 
     def _release(self, channel: Channel) -> None:
-        channel._timer, channel._timer_at = None, float("inf")
+        channel.timer, channel.timer_at = None, float("inf")
         if channel.chain is not None:
             self._guarded(channel, channel.chain.due)
         if channel.gestures is not None:
@@ -168,18 +169,18 @@ class Pipeline:
         """Make the channel's timer fire at the next deadline of its filters or gestures."""
         deadlines = [d for part in (channel.chain, channel.gestures) if part and (d := part.deadline()) is not None]
         deadline = min(deadlines, default=None)
-        if deadline is None or deadline >= channel._timer_at:
+        if deadline is None or deadline >= channel.timer_at:
             return
-        if channel._timer is not None:
-            channel._timer.cancel()
+        if channel.timer is not None:
+            channel.timer.cancel()
         loop = asyncio.get_running_loop()
-        channel._timer = loop.call_later(max(0.0, deadline - self._clock()), self._release, channel)
-        channel._timer_at = deadline
+        channel.timer = loop.call_later(max(0.0, deadline - self._clock()), self._release, channel)
+        channel.timer_at = deadline
 
     def _reject(self, channel: Channel, exc: InvalidReadingError) -> None:
         self._stats.rejected += 1
         # One line per sensor per interval, with the count, so a broken sensor cannot flood the journal.
-        if (rejected := channel._reject_log.count(time.monotonic())) is not None:
+        if (rejected := channel.reject_log.count(time.monotonic())) is not None:
             log.warning(
                 "reading rejected", sensor=channel.sensor_id, reason=exc.reason, rejected_since_last_log=rejected
             )

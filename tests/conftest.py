@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,10 +12,16 @@ from typing import Any
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+from hypothesis import settings
 
 from gateway.config import GatewayConfig
 from gateway.errors import InvalidReadingError
 from gateway.reading import Reading
+
+# No per-example deadline (a shared 2-core CI machine is slow at times); CI replays the same examples each run.
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture

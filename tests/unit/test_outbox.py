@@ -37,7 +37,7 @@ async def opened(state_dir: Path, *, close: bool = True, **settings: Any) -> Asy
         if close:
             await box.close()
         else:
-            box._store.close_quietly()  # the process died: nothing more is written
+            box.abandon()  # the process died: nothing more is written
 
 
 def put(box: DurableOutbox, value: float, timestamp: float = 0.0) -> Message | None:
@@ -80,9 +80,7 @@ def corrupt_copies(state_dir: Path) -> list[Path]:
 
 async def committed(box: DurableOutbox) -> None:
     """Wait for the pending group commit (forced now, as a full batch would)."""
-    box._urgent.set()
-    box._work.set()
-    await box._flush()
+    await box.commit_now()
 
 
 class TestOrderAndSeq:
@@ -275,7 +273,7 @@ class TestSpillAndPaging:
         async with opened(tmp_path) as (box, _):
             for value in range(total):
                 put(box, float(value))
-            assert len(box._queue) <= MEMORY_ROWS
+            assert box.in_memory <= MEMORY_ROWS
             taken = await drain_all(box, total)
         assert values(taken) == [float(v) for v in range(total)]
         assert rows_on_disk(tmp_path) == 0

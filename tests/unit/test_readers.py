@@ -46,8 +46,7 @@ class TestReaderThread:
         never = threading.Event()
         with pytest.raises(TimeoutError):
             await reader.call(never.wait, timeout=0.05)
-        thread = reader._thread
-        assert thread is not None
+        thread = next(t for t in threading.enumerate() if t.name == "read-hung")
         assert thread.daemon
         reader.close()
         never.set()
