@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from contextlib import suppress
 from typing import Protocol
 
 import structlog
@@ -160,10 +159,9 @@ class Lanes:
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Cancelled, not awaited: awaiting them here could swallow a cancellation of the drain itself.
             for waiting in waits:
                 waiting.cancel()
-            with suppress(asyncio.CancelledError):
-                await asyncio.gather(*waits, return_exceptions=True)
 
     def rewind(self) -> None:
         """A new session for both lanes."""

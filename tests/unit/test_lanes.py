@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -103,3 +104,24 @@ class TestControlLane:
                 lanes.ack(message)
             await lanes.wait_empty()
             assert len(lanes) == 0
+
+    async def test_a_cancel_while_wait_unsent_returns_is_never_swallowed(self, tmp_path: Path) -> None:
+        """Whenever the drain is cancelled around the moment `wait_unsent` wakes, the cancel takes effect.
+
+        (A cancel swallowed there left a dead connection's drain waiting forever, and no reconnect.)
+        """
+        async with opened(tmp_path) as (box, stats):
+            for steps in range(8):
+                control = ControlLane(box, stats, max_payload_bytes=4096, max_attempts=3)
+                lanes = Lanes(control, box)
+                while lanes.take() is not None:
+                    pass
+                waiting = asyncio.create_task(lanes.wait_unsent())
+                for _ in range(2):
+                    await asyncio.sleep(0)
+                control.put_raw("c", b"x", 1, True)  # wakes the wait
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                accepted = waiting.cancel()
+                await asyncio.wait({waiting})
+                assert waiting.cancelled() or not accepted, f"cancel swallowed after {steps} steps"
