@@ -41,12 +41,22 @@ class SensorState:
 
 
 @dataclass
+class OutputState:
+    """An output's reported state and the last command seen for it."""
+
+    value: Any = None
+    ts: datetime | None = None
+    last_command: str | None = None
+
+
+@dataclass
 class Snapshot:
     """Everything seen on the gateway's topics so far."""
 
     status: str | None = None
     stats: dict[str, Any] | None = None
     sensors: dict[str, SensorState] = field(default_factory=dict)
+    outputs: dict[str, OutputState] = field(default_factory=dict)
     malformed: int = 0
 
     def apply(self, topics: Topics, topic: str, payload: bytes) -> None:
@@ -59,8 +69,19 @@ class Snapshot:
                 self.stats = json.loads(payload)
             elif topic.startswith(topics.sensor("")):
                 self._apply_sensor(topic.removeprefix(topics.sensor("")), payload)
+            elif topic.startswith(topics.output("")):
+                self._apply_output(topic.removeprefix(topics.output("")), payload)
         except (ValueError, KeyError, TypeError):
             self.malformed += 1
+
+    def _apply_output(self, rest: str, payload: bytes) -> None:
+        output_id, _, suffix = rest.partition("/")
+        state = self.outputs.setdefault(output_id, OutputState())
+        if suffix == "set":
+            state.last_command = payload.decode(errors="replace")[:40]
+        elif not suffix:
+            reading = json.loads(payload)
+            state.value, state.ts = reading["value"], _parse_ts(reading["ts"])
 
     def _apply_sensor(self, rest: str, payload: bytes) -> None:
         sensor_id, _, suffix = rest.partition("/")
@@ -70,20 +91,28 @@ class Snapshot:
         elif not suffix:
             reading = json.loads(payload)
             state.value, state.unit = reading["value"], reading.get("unit")
-            state.ts = datetime.fromisoformat(reading["ts"].replace("Z", "+00:00"))
+            state.ts = _parse_ts(reading["ts"])
 
     def render(self, gateway_id: str, now: datetime | None = None) -> str:
-        """A status line, a stats line and a table of sensors."""
+        """A status line, a stats line (with its age), a table of sensors and one of outputs."""
         now = now or datetime.now(UTC)
         lines = [f"gateway {gateway_id}: {self.status or 'no status (never connected?)'}"]
         if self.stats:
             keys = ("published", "buffered", "dropped", "rejected", "reconnects")
-            lines.append("  ".join(f"{k} {self.stats.get(k, '?')}" for k in keys))
+            counts = "  ".join(f"{k} {self.stats.get(k, '?')}" for k in keys)
+            age = _age(_parse_ts(self.stats["ts"]), now) if isinstance(self.stats.get("ts"), str) else "?"
+            lines.append(f"stats ({age} old): {counts}")
         rows = [
             (sensor_id, _show(state.value), state.unit or "", _age(state.ts, now), state.availability or "")
             for sensor_id, state in sorted(self.sensors.items())
         ]
         table = render_table(("sensor", "value", "unit", "age", "availability"), rows) if rows else "no readings yet\n"
+        if self.outputs:
+            outputs = [
+                (output_id, _show(state.value), _age(state.ts, now), state.last_command or "")
+                for output_id, state in sorted(self.outputs.items())
+            ]
+            table += "\n" + render_table(("output", "state", "age", "last command"), outputs)
         return "\n".join(lines) + "\n\n" + table
 
 
@@ -91,6 +120,10 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return json.dumps(value)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _age(ts: datetime | None, now: datetime) -> str:
@@ -135,7 +168,7 @@ async def _collect(session: MqttSession, topics: Topics, snapshot: Snapshot, sec
 
 
 async def watch(loaded: LoadedConfig, *, once: bool, settle: float, out: TextIO | None = None) -> int:
-    """Show a live table of the gateway's sensors (or one snapshot with `once`)."""
+    """Show a live table of the gateway's sensors and outputs (or one snapshot with `once`)."""
     out = out or sys.stdout
     config = loaded.config
     topics = Topics(config.gateway.topic_prefix, config.gateway.id)

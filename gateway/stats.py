@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 
 @dataclass
@@ -45,5 +46,6 @@ class Stats:
         }
 
     def payload(self, buffered: int) -> bytes:
-        """The stats topic's JSON payload."""
-        return json.dumps(self.snapshot(buffered), separators=(",", ":")).encode()
+        """The stats topic's JSON payload, with `ts` (when it was true: a retained copy may be old)."""
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return json.dumps(self.snapshot(buffered) | {"ts": ts}, separators=(",", ":")).encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,9 @@ from gateway.cli import main
 from gateway.config_edit import render_toml
 from tests.conftest import make_config
 from tests.integration.broker import Broker, free_port
+from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import broker_config, running_gateway
+from tests.integration.proxy import FaultyProxy
 
 SENSORS: list[dict[str, Any]] = [
     {"id": "door", "kind": "digital_input", "pin": 27},
@@ -163,3 +166,26 @@ class TestErrorsAUserCanCause:
         out = capsys.readouterr().out
         assert "[FAIL] broker" in out
         assert "TLS set-up failed" in out
+
+    async def test_the_retained_stats_tell_the_truth_once_a_backlog_has_drained(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """Connected with a backlog: the retained stats say `buffered 0` once it drains, not an interval later."""
+        proxy = FaultyProxy(broker.host, broker.port)
+        proxy.refusing = True  # the broker looks down while readings pile up
+        await proxy.start()
+        mqtt = broker_config(proxy.host, proxy.port, reconnect_min=0.05, reconnect_max=0.2)
+        sensors = [{"id": "load", "kind": "load_average", "interval": 0.05, "retain": False}]
+        config = make_config(tmp_path, sensors, gateway={"id": "truthful", "stats_interval": 3600.0}, mqtt=mqtt)
+        stats_topic = "pi-mqtt-gateway/truthful/stats"
+        try:
+            async with subscribe(broker, stats_topic) as seen, running_gateway(config, mock_factory) as gateway:
+                await wait_until(lambda: gateway.buffered >= 40, what="a backlog")
+                proxy.refusing = False
+                await seen.wait_for(lambda r: any(json.loads(p)["buffered"] >= 40 for p in r.payloads(stats_topic)))
+                await seen.wait_for(lambda r: json.loads(r.payloads(stats_topic)[-1])["buffered"] <= 2)
+        finally:
+            await proxy.close()
+        first, last = (json.loads(p) for p in (seen.payloads(stats_topic)[0], seen.payloads(stats_topic)[-1]))
+        assert last["published"] > first["published"]
+        assert "ts" in last
