@@ -38,6 +38,18 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
+def qos1_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker limited to QoS 1 (`max_qos 1`): it closes the connection of a 3.1.1 client that publishes QoS 2,
+    as NATS does."""
+    workdir = tmp_path / "qos1-broker"
+    workdir.mkdir()
+    instance = Broker(workdir, options=["allow_anonymous true", "max_qos 1"])
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
 def password_broker(tmp_path: Path) -> Iterator[Broker]:
     """A broker that only admits user `gw` with password `right-password`."""
     workdir = tmp_path / "pw-broker"

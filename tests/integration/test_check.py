@@ -65,19 +65,12 @@ class TestCheck:
 
 class TestCheckNamesBrokerLimits:
     def test_a_broker_without_qos2_fails_the_check_by_name(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self, qos1_broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """mqtt.qos = 2 against mosquitto with max_qos 1: the check names the missing QoS 2 and mqtt.qos = 1."""
-        workdir = tmp_path / "qos1"
-        workdir.mkdir()
-        limited = Broker(workdir, options=["allow_anonymous true", "max_qos 1"])
-        limited.start()
-        try:
-            path = write(tmp_path, limited.port)
-            path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
-            assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_FAILURE
-        finally:
-            limited.stop()
+        path = write(tmp_path, qos1_broker.port)
+        path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
+        assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_FAILURE
         out = capsys.readouterr().out
         assert "closed the connection on a QoS 2 publish" in out
         assert "mqtt.qos = 1" in out

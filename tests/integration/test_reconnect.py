@@ -132,25 +132,18 @@ class TestCausesAreNamed:
         assert not events(logs, "refused")
 
     async def test_a_broker_without_qos2_is_named_and_readings_still_flow(
-        self, tmp_path: Path, mock_factory: MockFactory
+        self, qos1_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """mosquitto with max_qos 1 closes on every QoS 2 publish: one clear line, then readings arrive at QoS 1."""
-        workdir = tmp_path / "qos1-broker"
-        workdir.mkdir()
-        limited = Broker(workdir, options=["allow_anonymous true", "max_qos 1"])
-        limited.start()
-        try:
-            mqtt = broker_config(limited.host, limited.port, qos=2)
-            config = make_config(tmp_path, DOOR, gateway={"id": "no-qos2"}, mqtt=mqtt)
-            topic = "pi-mqtt-gateway/no-qos2/sensor/door"
-            with capture_logs() as logs:
-                async with subscribe(limited, topic) as received, running_gateway(config, mock_factory) as gateway:
-                    await received.wait_for(lambda r: len(r.payloads(topic)) >= 1, timeout=60)
-                    toggle(mock_factory, 27)
-                    await received.wait_for(lambda r: any(m["value"] for m in r.readings(topic)), timeout=60)
-                    assert gateway.stats.quarantined == 0
-        finally:
-            limited.stop()
+        mqtt = broker_config(qos1_broker.host, qos1_broker.port, qos=2)
+        config = make_config(tmp_path, DOOR, gateway={"id": "no-qos2"}, mqtt=mqtt)
+        topic = "pi-mqtt-gateway/no-qos2/sensor/door"
+        with capture_logs() as logs:
+            async with subscribe(qos1_broker, topic) as received, running_gateway(config, mock_factory) as gateway:
+                await received.wait_for(lambda r: len(r.payloads(topic)) >= 1, timeout=60)
+                toggle(mock_factory, 27)
+                await received.wait_for(lambda r: any(m["value"] for m in r.readings(topic)), timeout=60)
+                assert gateway.stats.quarantined == 0
         named = events(logs, "does not support QoS 2")
         assert len(named) == 1
         assert named[0]["log_level"] == "error"

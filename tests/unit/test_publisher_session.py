@@ -109,6 +109,20 @@ def publisher(broker: FakeBroker, outbox: DurableOutbox, stats: Stats, *, window
     )
 
 
+@asynccontextmanager
+async def publishing(
+    broker: FakeBroker, box: DurableOutbox, stats: Stats, *, window: int = 10
+) -> AsyncIterator[asyncio.Event]:
+    """A running publisher until the block ends (then stopped and awaited); yields its stop event."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(publisher(broker, box, stats, window=window).run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await running
+
+
 def readings(broker: FakeBroker) -> list[bytes]:
     """Payloads received on the sensor topic."""
     return [payload for topic, payload in broker.received if topic == "s"]
@@ -129,13 +143,10 @@ class TestPublisherOnAFakeSession:
         async with opened(tmp_path) as (box, stats):
             for n in range(20):
                 box.put("s", FACTORY.make(float(n), 0.0), 1, False)
-            stop = asyncio.Event()
-            running = asyncio.create_task(publisher(broker, box, stats, window=3).run(stop))
-            await until(broker, lambda: broker.in_flight == 3)
-            broker.gate.set()
-            await until(broker, lambda: len(readings(broker)) == 20)
-            stop.set()
-            await running
+            async with publishing(broker, box, stats, window=3):
+                await until(broker, lambda: broker.in_flight == 3)
+                broker.gate.set()
+                await until(broker, lambda: len(readings(broker)) == 20)
         assert broker.most_in_flight == 3
         assert [int(p.split(b'"seq":')[1].split(b"}")[0]) for p in readings(broker)] == list(range(1, 21))
         assert broker.received[-1] == (TOPICS.status, b"offline")
@@ -146,11 +157,8 @@ class TestPublisherOnAFakeSession:
         async with opened(tmp_path, max_attempts=3) as (box, stats):
             box.put("s", FACTORY.make(666.0, 0.0), 1, False)
             box.put("s", FACTORY.make(1.0, 0.0), 1, False)
-            stop = asyncio.Event()
-            running = asyncio.create_task(publisher(broker, box, stats).run(stop))
-            await until(broker, lambda: len(readings(broker)) == 1)
-            stop.set()
-            await running
+            async with publishing(broker, box, stats):
+                await until(broker, lambda: len(readings(broker)) == 1)
         assert stats.quarantined == 1
         assert b'"value":1.0' in readings(broker)[0]
         assert broker.connections == 4  # three sessions killed by the poison, then one that delivers
@@ -162,12 +170,10 @@ class TestPublisherOnAFakeSession:
         async with opened(tmp_path) as (box, stats):
             for n in range(5):
                 box.put("s", FACTORY.make(float(n), 0.0), 1, False)
-            stop = asyncio.Event()
-            running = asyncio.create_task(publisher(broker, box, stats).run(stop))
-            await until(broker, lambda: broker.in_flight > 0)
-            stop.set()
-            broker.gate.set()
-            await running
+            async with publishing(broker, box, stats) as stop:
+                await until(broker, lambda: broker.in_flight > 0)
+                stop.set()
+                broker.gate.set()
             assert len(box) == 0
         assert len(readings(broker)) == 5
         assert broker.received[-1] == (TOPICS.status, b"offline")
@@ -177,11 +183,8 @@ class TestPublisherOnAFakeSession:
         broker = FakeBroker(refuse_connections=3)
         async with opened(tmp_path) as (box, stats):
             box.put("s", FACTORY.make(1.0, 0.0), 1, False)
-            stop = asyncio.Event()
-            running = asyncio.create_task(publisher(broker, box, stats).run(stop))
-            await until(broker, lambda: len(readings(broker)) == 1)
-            stop.set()
-            await running
+            async with publishing(broker, box, stats):
+                await until(broker, lambda: len(readings(broker)) == 1)
         assert broker.connections == 1
         assert broker.refuse_connections == 0
         assert stats.last_error == "Connection refused"
