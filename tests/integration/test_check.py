@@ -26,6 +26,13 @@ def write(tmp_path: Path, port: int) -> Path:
     return path
 
 
+def with_mqtt(path: Path, *lines: str) -> Path:
+    """The config file with these `key = value` lines added to its [mqtt] table."""
+    text = path.read_text(encoding="utf-8").replace("port =", "\n".join([*lines, "port ="]))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 class TestCheck:
     def test_all_checks_pass_with_a_broker(
         self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -68,8 +75,7 @@ class TestCheckNamesBrokerLimits:
         self, qos1_broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """mqtt.qos = 2 against mosquitto with max_qos 1: the check names the missing QoS 2 and mqtt.qos = 1."""
-        path = write(tmp_path, qos1_broker.port)
-        path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
+        path = with_mqtt(write(tmp_path, qos1_broker.port), "qos = 2")
         assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_FAILURE
         out = capsys.readouterr().out
         assert "closed the connection on a QoS 2 publish" in out
@@ -79,8 +85,7 @@ class TestCheckNamesBrokerLimits:
         self, broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """mqtt.qos = 2 against a stock mosquitto: the check says QoS 2 publishes are accepted."""
-        path = write(tmp_path, broker.port)
-        path.write_text(path.read_text(encoding="utf-8").replace("port =", "qos = 2\nport ="), encoding="utf-8")
+        path = with_mqtt(write(tmp_path, broker.port), "qos = 2")
         assert main(["--config", str(path), "check", "--timeout", "20"]) == EX_OK
         assert "accepts QoS 2 publishes" in capsys.readouterr().out
 
@@ -89,17 +94,13 @@ class TestCheckNamesBrokerLimits:
     ) -> None:
         """protocol = "5" against a server that never answers: the check suggests MQTT 3.1.1 at once."""
         async with MisbehavingServer("silent") as silent:
-            path = write(tmp_path, silent.port)
-            text = path.read_text(encoding="utf-8").replace("port =", 'protocol = "5"\npublish_timeout = 1.0\nport =')
-            path.write_text(text, encoding="utf-8")
+            path = with_mqtt(write(tmp_path, silent.port), 'protocol = "5"', "publish_timeout = 1.0")
             code = await asyncio.to_thread(main, ["--config", str(path), "check", "--timeout", "20"])
         assert code == EX_FAILURE
         assert 'mqtt.protocol = "3.1.1"' in capsys.readouterr().out
 
     def test_check_and_run_refuse_a_topic_too_long_alike(self, tmp_path: Path) -> None:
         """A sensor topic over mqtt.max_topic_bytes: `check` and `run` both exit 78 (systemd then stops)."""
-        path = write(tmp_path, free_port())
-        text = path.read_text(encoding="utf-8").replace("port =", "max_topic_bytes = 16\nport =")
-        path.write_text(text, encoding="utf-8")
+        path = with_mqtt(write(tmp_path, free_port()), "max_topic_bytes = 16")
         assert main(["--config", str(path), "check", "--timeout", "5"]) == EX_CONFIG
         assert main(["--config", str(path), "run"]) == EX_CONFIG
