@@ -20,7 +20,7 @@ from tomlkit.items import AoT, Table
 from gateway.durable_file import write_durably
 from gateway.errors import ConfigError, ConfigProblem, UsageError
 from gateway.plugins import config_model_for
-from gateway.settings import LoadedConfig, describe_error, read_toml
+from gateway.settings import LoadedConfig, describe_error, env_name, parse_literal, read_toml
 
 REDACTED = "<redacted>"
 _INDEX = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d+)\]$")
@@ -85,14 +85,6 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def parse_value(text: str) -> Any:
-    """A command-line value: a TOML literal when it is one (`5`, `true`, `[1, 2]`), else a string."""
-    try:
-        return tomllib.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def set_key(path: Path, key: str, text: str) -> None:
     """Set `key` to `text` in the file at `path`, keeping comments and layout; validate, then write atomically."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -103,7 +95,7 @@ def set_key(path: Path, key: str, text: str) -> None:
     last = parts[-1]
     if isinstance(last, int):
         raise KeyNotFoundError(f"{key!r} ends in a list index; name a key inside the item")
-    container[last] = parse_value(text)
+    container[last] = parse_literal(text)
     new_text = tomlkit.dumps(document)
     _validate(path, new_text)
     write_durably(path, new_text)
@@ -138,7 +130,7 @@ def value_sources(loaded: LoadedConfig) -> Callable[[str], str]:
 
     def source(dotted: str) -> str:
         if dotted in env_keys:
-            return "env GATEWAY__" + dotted.upper().replace(".", "__")
+            return "env " + env_name(dotted)
         node: Any = file_data
         for part in dotted.split("."):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):

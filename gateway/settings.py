@@ -110,16 +110,22 @@ def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> list
         parts = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
         if not parts:
             continue
-        _set_path(raw, parts, _parse_env_value(environ[name]), name)
+        _set_path(raw, parts, parse_literal(environ[name]), name)
         applied.append(".".join(parts))
     return applied
 
 
-def _parse_env_value(text: str) -> Any:
+def parse_literal(text: str) -> Any:
+    """A TOML literal when `text` is one (`5`, `true`, `[1, 2]`), else the text itself (environment, `config set`)."""
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def env_name(dotted: str) -> str:
+    """The environment variable that overrides a dotted key: `mqtt.host` -> `GATEWAY__MQTT__HOST`."""
+    return ENV_PREFIX + dotted.upper().replace(".", "__")
 
 
 def _set_path(node: Any, parts: list[str], value: Any, env_name: str) -> None:
@@ -150,7 +156,7 @@ def describe_error(err: ErrorDetails, raw: Mapping[str, Any], env_keys: set[str]
     if err["type"] not in _MISSING_INPUT_TYPES and not isinstance(err["input"], dict):
         message += f" (found {_show_input(err['loc'], err['input'])})"
     if dotted in env_keys:
-        message += f" [from environment {ENV_PREFIX}{dotted.upper().replace('.', '__')}]"
+        message += f" [from environment {env_name(dotted)}]"
     return ConfigProblem(location or "(top level)", message)
 
 
