@@ -10,15 +10,16 @@ import asyncio
 import random
 from collections.abc import Coroutine
 from contextlib import suppress
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from gateway.errors import AuthenticationError, ConnectionClosedError, PublishRefusedError, TransportError
+from gateway.inbound import CommandReceiver
 from gateway.outbox import Message, Outbox
 from gateway.session import InboundMessage, Session, Transport, connection_error_hint
 from gateway.stats import Stats
-from gateway.topics import Topics, topic_matches
+from gateway.topics import Topics
 
 log = structlog.get_logger(component="publisher")
 QOS2_SUSPECT_SESSIONS = 3  # sessions in a row closed with only a QoS 2 publish to blame
@@ -81,43 +82,6 @@ class QosGuard:
                 hint="set mqtt.qos = 1 and remove qos = 2 from the sensors and outputs",
                 sessions=self._suspect_sessions,
             )
-
-
-class CommandReceiver(Protocol):
-    """Where commands go (the outputs): it must never raise for a bad payload."""
-
-    @property
-    def subscriptions(self) -> list[str]:
-        """The topic filters to subscribe to on every connection (maybe none)."""
-
-    def receive(self, message: InboundMessage) -> None:
-        """Handle one incoming message."""
-
-    def link_changed(self, connected: bool) -> None:
-        """The broker connection came (True) or went (False)."""
-
-
-class Receivers:
-    """Several receivers behind one: each message goes to those whose subscriptions match its topic."""
-
-    def __init__(self, *receivers: CommandReceiver) -> None:
-        self._receivers = receivers
-
-    @property
-    def subscriptions(self) -> list[str]:
-        """Every receiver's filters."""
-        return [topic for receiver in self._receivers for topic in receiver.subscriptions]
-
-    def receive(self, message: InboundMessage) -> None:
-        """Hand the message to each receiver with a matching filter."""
-        for receiver in self._receivers:
-            if any(topic_matches(pattern, message.topic) for pattern in receiver.subscriptions):
-                receiver.receive(message)
-
-    def link_changed(self, connected: bool) -> None:
-        """Tell every receiver."""
-        for receiver in self._receivers:
-            receiver.link_changed(connected)
 
 
 class Publisher:

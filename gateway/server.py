@@ -19,13 +19,14 @@ from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import GatewayError, StateError
 from gateway.homeassistant import HomeAssistant, LastStates
+from gateway.inbound import Receivers
 from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
 from gateway.outputs import Outputs
 from gateway.pipeline import Channel, Pipeline, Sink, build_channel
-from gateway.publisher import Backoff, Publisher, Receivers
+from gateway.publisher import Backoff, Publisher
 from gateway.reload import plan_reload
 from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
