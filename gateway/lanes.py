@@ -30,10 +30,13 @@ DROP_LOG_INTERVAL = 60.0
 
 
 class ReadingSeqs(Protocol):
-    """Where the control lane gets the `seq` of a reading it carries (the durable outbox)."""
+    """The durable outbox as the control lane sees it: reading seqs, and the drain's wake-up."""
 
     def reserve_reading_seq(self) -> int:
         """The next reading `seq`, never handed out before."""
+
+    def wake(self) -> None:
+        """Wake the drain waiting on the readings (one wait serves both lanes)."""
 
 
 class ControlLane:
@@ -80,6 +83,7 @@ class ControlLane:
         self._queue.append(message)
         self._stats.accepted += 1
         self._unsent.set()
+        self._seqs.wake()
         self._empty.clear()
         return message
 
@@ -97,11 +101,17 @@ class ControlLane:
         """Return when `take` may have something new."""
         await self._unsent.wait()
 
+    @property
+    def has_unsent(self) -> bool:
+        """Whether `take` would hand out a message now."""
+        return self._sent < len(self._queue)
+
     def rewind(self) -> None:
         """A new session: everything unacknowledged is handed out again, oldest first."""
         self._sent = 0
         if self._queue:
             self._unsent.set()
+            self._seqs.wake()
 
     def ack(self, message: Message) -> None:
         """The broker has it: forget it."""
@@ -146,6 +156,7 @@ class Lanes:
     """What the publisher drains: the control lane first, then the readings; each message acked to its own lane."""
 
     def __init__(self, control: ControlLane, readings: Outbox) -> None:
+        # `control` must wake `readings` (it does when built on the same DurableOutbox).
         self.control = control
         self.readings = readings
 
@@ -154,14 +165,11 @@ class Lanes:
         return self.control.take() or self.readings.take()
 
     async def wait_unsent(self) -> None:
-        """Return when either lane may have something."""
-        waits = {asyncio.ensure_future(self.control.wait_unsent()), asyncio.ensure_future(self.readings.wait_unsent())}
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            # Cancelled, not awaited: awaiting them here could swallow a cancellation of the drain itself.
-            for waiting in waits:
-                waiting.cancel()
+        """Return when either lane may have something: the control lane wakes the readings' wait when it gets one,
+        so one wait serves both (no task per wait on the hot path)."""
+        if self.control.has_unsent:
+            return
+        await self.readings.wait_unsent()
 
     def rewind(self) -> None:
         """A new session for both lanes."""

@@ -309,6 +309,10 @@ class DurableOutbox:
         """Return when `take` may have something new."""
         await self._unsent.wait()
 
+    def wake(self) -> None:
+        """Wake `wait_unsent` from outside (the control lane has something): the drain takes again."""
+        self._unsent.set()
+
     def rewind(self) -> None:
         """Hand everything unacknowledged out again, oldest first (a new connection)."""
         self._sent = 0
