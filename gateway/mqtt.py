@@ -235,10 +235,20 @@ class MqttTransport:
         _abort(client)  # a DISCONNECT left unanswered must not leave the socket open
 
     async def _enter(self, client: aiomqtt.Client) -> None:
-        """`client.__aenter__()`, also ended by the connection closing before the CONNACK (not a timeout)."""
+        """`client.__aenter__()`, also ended by the connection closing before the CONNACK (not a timeout).
+
+        A broker that refuses us sends its CONNACK and closes at once; paho reports both in one read, so the
+        close can be seen first: a close after a CONNACK waits for that CONNACK's verdict.
+        """
         closed_early: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        connack = asyncio.Event()
         paho = client._client
-        on_disconnect = paho.on_disconnect
+        on_connect, on_disconnect = paho.on_connect, paho.on_disconnect
+
+        def connected(*args: Any) -> None:
+            connack.set()
+            if on_connect is not None:
+                on_connect(*args)
 
         def disconnected(*args: Any) -> None:
             if on_disconnect is not None:
@@ -246,15 +256,19 @@ class MqttTransport:
             if not closed_early.done():
                 closed_early.set_result(None)
 
-        paho.on_disconnect = disconnected
+        paho.on_connect, paho.on_disconnect = connected, disconnected
         entering = asyncio.ensure_future(client.__aenter__())
         either: set[asyncio.Future[Any]] = {entering, closed_early}
         try:
             await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not entering.done() and connack.is_set():
+                await asyncio.wait({entering})  # the CONNACK is in: its verdict follows in a moment
         except BaseException:
             entering.cancel()
             _abort(client)
             raise
+        finally:
+            paho.on_connect, paho.on_disconnect = on_connect, on_disconnect
         if not entering.done():
             entering.cancel()
             await asyncio.gather(entering, return_exceptions=True)
@@ -265,8 +279,6 @@ class MqttTransport:
         except aiomqtt.MqttError as exc:
             _abort(client)
             self._raise_connect_error(exc)
-        finally:
-            paho.on_disconnect = on_disconnect
 
     def _raise_connect_error(self, exc: aiomqtt.MqttError) -> NoReturn:
         """A failed connection attempt as our error: a refusal by CONNACK code, a silent broker, or the network."""

@@ -189,8 +189,9 @@ def puback_ids(packets: list[tuple[int, int, bytes]]) -> list[int]:
 
 
 class MisbehavingServer:
-    """A loopback TCP server that is no broker: on every connection it `close`s at once, `reset`s (RST), or stays
-    `silent` (reads, never answers), like a load balancer with a dead backend or a broker that ignores MQTT 5."""
+    """A loopback TCP server that is no broker: on every connection it `close`s at once, `reset`s (RST), stays
+    `silent` (reads, never answers), or `refuse`s (CONNACK "not authorised" and close in one write), like a load
+    balancer with a dead backend, a broker that ignores MQTT 5, or one that refuses us."""
 
     def __init__(self, behaviour: str) -> None:
         self.host = "127.0.0.1"
@@ -213,6 +214,10 @@ class MisbehavingServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         if self.behaviour == "close":
+            writer.close()
+        elif self.behaviour == "refuse":  # a CONNACK "not authorised" (MQTT 3.1.1 code 5) and the close, in one go
+            await reader.read(4096)
+            writer.write(bytes([0x20, 0x02, 0x00, 0x05]))
             writer.close()
         elif self.behaviour == "reset":
             sock = writer.get_extra_info("socket")

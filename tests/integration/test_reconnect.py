@@ -78,6 +78,19 @@ class TestEveryConnectionHasItsOwnConnack:
         assert all("before answering CONNECT" in line["error"] for line in failures), failures[0]
         assert relay.connections >= 6
 
+    async def test_a_refusal_and_the_close_arriving_together_is_still_a_refusal(
+        self, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """A CONNACK "not authorised" followed at once by the close (as mosquitto does): always named the refusal."""
+        async with MisbehavingServer("refuse") as refusing:
+            mqtt = broker_config(refusing.host, refusing.port, reconnect_min=0.01, reconnect_max=0.02)
+            config = make_config(tmp_path, DOOR, gateway={"id": "refused-and-closed"}, mqtt=mqtt)
+            with capture_logs() as logs:
+                async with running_gateway(config, mock_factory):
+                    await wait_for_log(logs, "cannot connect to broker", count=50)
+        errors = [line["error"] for line in events(logs, "cannot connect to broker")]
+        assert all("Not authori" in error for error in errors), errors
+
     async def test_a_broker_that_never_answers_mqtt5_is_named_after_a_few_attempts(
         self, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
