@@ -40,7 +40,8 @@ class ReadingSeqs(Protocol):
 
 
 class ControlLane:
-    """An in-memory FIFO of control messages, with the outbox's take/ack/failed/rewind protocol."""
+    """An in-memory FIFO of control messages with the outbox's take/ack/failed/rewind; it has no wait of its own:
+    a new message wakes the readings' wait, which `Lanes.wait_unsent` serves for both."""
 
     def __init__(
         self,
@@ -60,7 +61,6 @@ class ControlLane:
         self._sent = 0
         self._next_id = 1
         self._attempts: dict[int, int] = {}
-        self._unsent = asyncio.Event()
         self._empty = asyncio.Event()
         self._empty.set()
         self._drop_log = LogThrottle(DROP_LOG_INTERVAL)
@@ -82,7 +82,6 @@ class ControlLane:
             self._drop_oldest()
         self._queue.append(message)
         self._stats.accepted += 1
-        self._unsent.set()
         self._seqs.wake()
         self._empty.clear()
         return message
@@ -90,16 +89,11 @@ class ControlLane:
     # --- the publisher's side -----------------------------------------------------------------------
 
     def take(self) -> Message | None:
-        """The next message to send in this session, or None (then `wait_unsent`)."""
+        """The next message to send in this session, or None (the drain then waits in `Lanes.wait_unsent`)."""
         if self._sent < len(self._queue):
             self._sent += 1
             return self._queue[self._sent - 1]
-        self._unsent.clear()
         return None
-
-    async def wait_unsent(self) -> None:
-        """Return when `take` may have something new."""
-        await self._unsent.wait()
 
     @property
     def has_unsent(self) -> bool:
@@ -110,7 +104,6 @@ class ControlLane:
         """A new session: everything unacknowledged is handed out again, oldest first."""
         self._sent = 0
         if self._queue:
-            self._unsent.set()
             self._seqs.wake()
 
     def ack(self, message: Message) -> None:

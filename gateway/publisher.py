@@ -263,16 +263,19 @@ class Publisher:
             self._outbox.failed(oldest, f"the connection failed while it was the oldest in flight: {exc}")
 
     async def _publish_stats(self, session: Session) -> None:
-        await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+        async def publish() -> None:
+            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+
+        await publish()
         if len(self._outbox):
             # The first stats of a session show the backlog; say so again once it has drained, not an interval later.
             with suppress(TimeoutError):
                 async with asyncio.timeout(self._stats_interval):
                     await self._outbox.wait_empty()
-            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+            await publish()
         while True:
             await asyncio.sleep(self._stats_interval)
-            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox)), qos=0, retain=True)
+            await publish()
 
 
 async def _unless_lost(step: Coroutine[Any, Any, None], watch: asyncio.Task[Any]) -> None:

@@ -196,22 +196,31 @@ class TestOutboxBounds:
     ) -> None:
         """250 edges into a 100-reading outbox, no broker: 151 dropped (start-up state included), the right 100 kept."""
         gateway_id = f"full-{policy.replace('_', '-')}"
+        # The broker is out of reach through a refusing proxy, so the ledger can subscribe before the gateway
+        # gets through (a restarted broker let the gateway's first publishes beat the ledger's subscription).
+        proxy = FaultyProxy(own_broker.host, own_broker.port)
+        proxy.refusing = True
+        await proxy.start()
         config = edge_config(
-            tmp_path, own_broker.host, own_broker.port, gateway_id, outbox={"max_readings": 100, "on_full": policy}
+            tmp_path, proxy.host, proxy.port, gateway_id, outbox={"max_readings": 100, "on_full": policy}
         )
-        own_broker.stop()
-        async with running_gateway(config, mock_factory) as gateway:
-            toggle(mock_factory, PIN, 250)
-            await wait_until(lambda: gateway.stats.accepted + gateway.stats.dropped >= 251, what="all edges taken")
-            assert gateway.stats.dropped == 151
-            assert gateway.buffered == 100
-            own_broker.start()
-            async with Ledger(own_broker, topics(gateway_id), f"{gateway_id}-ledger") as ledger:
+        try:
+            async with (
+                Ledger(own_broker, topics(gateway_id), f"{gateway_id}-ledger") as ledger,
+                running_gateway(config, mock_factory) as gateway,
+            ):
+                toggle(mock_factory, PIN, 250)
+                await wait_until(lambda: gateway.stats.accepted + gateway.stats.dropped >= 251, what="all edges taken")
+                assert gateway.stats.dropped == 151
+                assert gateway.buffered == 100
+                proxy.refusing = False
                 last = gateway.stats.accepted
                 kept = set(range(last - 99, last + 1)) if policy == "drop_oldest" else set(range(1, 101))
                 await wait_until(lambda: gateway.buffered == 0, timeout=60, what="the outbox draining")
                 await ledger.wait_for_seqs(kept)
                 verdict = ledger.verdict(kept)
+        finally:
+            await proxy.close()
         assert set(ledger.seqs) == kept
         judge(f"outbox full, {policy}", verdict)
 
