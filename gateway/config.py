@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 from gateway.ha_units import sensor_classes, unit_problem
+from gateway.quantities import Quantity
 from gateway.topics import Topics, topic_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -90,6 +91,13 @@ class GpioSection(Model):
     def simulated(self) -> bool:
         """Whether the gateway drives its own mock pins with simulated signals."""
         return self.pin_factory == "mock" and self.simulate is not False
+
+
+class DevicesSection(Model):
+    """`[devices]`: where the kernel's device files are (tests and simulation point these at fake trees)."""
+
+    sysfs_root: LaxPath = Field(default=Path("/sys"), description="read by every kernel-route sensor kind")
+    dev_root: LaxPath = Field(default=Path("/dev"), description="where /dev/i2c-N are")
 
 
 class TlsSection(Model):
@@ -423,11 +431,17 @@ class PolledSensor(SensorBase):
         if self.homeassistant is None:
             return self
         kind = str(getattr(self, "kind", ""))
-        unit = self.unit if self.unit is not None else DEFAULT_UNITS.get(kind)
-        keys = sensor_classes(kind, unit, self.homeassistant.model_dump())
+        measures = self.measures()
+        unit = self.unit if self.unit is not None else measures.unit if measures else DEFAULT_UNITS.get(kind)
+        defaults = {"device_class": measures.device_class, "state_class": measures.state_class} if measures else {}
+        keys = sensor_classes(kind, unit, defaults | self.homeassistant.model_dump(exclude_none=True))
         if problem := unit_problem(keys.get("device_class"), keys.get("unit_of_measurement")):
             raise ValueError(f"homeassistant: {problem}")
         return self
+
+    def measures(self) -> Quantity | None:
+        """What one reading is (unit, Home Assistant classes, precision); None for a kind without a quantity."""
+        return None
 
 
 class Mcp3xxxConfig(PolledSensor):
@@ -514,9 +528,30 @@ class CounterConfig(PinInput, PolledSensor):
 
 
 class PluginSensorBase(PolledSensor):
-    """The base of a plugin's sensor config (gateway.plugins): a polled sensor with its own `kind` and keys."""
+    """The base of a plugin's sensor config (gateway.plugins): a polled sensor with its own `kind` and keys.
+
+    A kind that reads a chip measuring several quantities also says which chip (`chip_key`): sensor entries
+    with one key share one sample of the chip per interval. A kind on a shared bus names the bus and its pins
+    (`bus_pins`), which other users of that bus may share but nothing else may use.
+    """
 
     kind: str
+
+    def chip_key(self) -> tuple[object, ...] | None:
+        """The chip this entry reads; entries with equal keys share one sample (None: not shared)."""
+        return None
+
+    def bus_pins(self) -> tuple[str, dict[str, int]] | None:
+        """(bus name, its BCM pins by role) when the sensor sits on a bus others may share (I2C1: SDA 2, SCL 3)."""
+        return None
+
+    def i2c_device(self) -> tuple[int, int] | None:
+        """(bus number, address) of the I2C chip this entry reads, if it reads one."""
+        return None
+
+    def chip_name(self) -> str | None:
+        """The chip's name as a person would say it (`bme280 i2c-1 0x76`): its Home Assistant device's name."""
+        return None
 
 
 BinaryInputConfig = ButtonConfig | DigitalInputConfig | MotionConfig | LineConfig
@@ -627,6 +662,7 @@ class GatewayConfig(Model):
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     homeassistant: HomeAssistantSection = Field(default_factory=HomeAssistantSection)
+    devices: DevicesSection = Field(default_factory=DevicesSection)
     sensors: Annotated[tuple[SensorConfig, ...], Field(strict=False)] = ()
     outputs: Annotated[tuple[OutputConfig, ...], Field(strict=False)] = ()
 
@@ -684,6 +720,25 @@ class GatewayConfig(Model):
             for role, pin in spi_bus_pins(port, device).items():
                 if pin in owners:
                     raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
+        for bus, role, pin, user in _shared_bus_pins(self.sensors):
+            if pin in owners:
+                raise ValueError(f"GPIO{pin} is {bus} {role} for {user!r} but {owners[pin]} uses it")
+        return self
+
+    @model_validator(mode="after")
+    def _one_chip_per_address(self) -> Self:
+        """Entries at one I2C address share the chip, so they must agree on what it is."""
+        chips: dict[tuple[int, int], PluginSensorBase] = {}
+        for sensor in self.sensors:
+            where = sensor.i2c_device() if isinstance(sensor, PluginSensorBase) else None
+            if where is None:
+                continue
+            first = chips.setdefault(where, sensor)
+            if first.kind != sensor.kind:
+                raise ValueError(
+                    f"i2c-{where[0]} address {where[1]:#04x} is configured as {first.kind!r} ({first.id}) "
+                    f"and as {sensor.kind!r} ({sensor.id}): one chip answers at one address"
+                )
         return self
 
     def output(self, output_id: str) -> OutputConfig:
@@ -702,11 +757,29 @@ class GatewayConfig(Model):
 
 
 DEFAULT_UNITS: dict[str, str] = {"cpu_temperature": "°C", "distance": "m", "disk_usage": "%"}
+# Published decimals of the gpiozero kinds: an ADC's 12 bits, a millimetre, a milli-degree, 0.1 % of a disk.
+KIND_PRECISION: dict[str, int] = {
+    "mcp3008": 4,
+    "light": 3,
+    "distance": 3,
+    "cpu_temperature": 2,
+    "load_average": 2,
+    "disk_usage": 1,
+}
 
 
 def sensor_unit(sensor: SensorConfig) -> str | None:
-    """The unit published with a sensor's readings: configured, else the kind's default."""
-    return sensor.unit if sensor.unit is not None else DEFAULT_UNITS.get(sensor.kind)
+    """The unit published with a sensor's readings: configured, else its quantity's, else the kind's default."""
+    if sensor.unit is not None:
+        return sensor.unit
+    measures = sensor.measures() if isinstance(sensor, PolledSensor) else None
+    return measures.unit if measures is not None else DEFAULT_UNITS.get(sensor.kind)
+
+
+def sensor_precision(sensor: SensorConfig) -> int | None:
+    """Decimals a numeric reading is published with: its quantity's, else the kind's (None: as read)."""
+    measures = sensor.measures() if isinstance(sensor, PolledSensor) else None
+    return measures.precision if measures is not None else KIND_PRECISION.get(sensor.kind)
 
 
 def published_topics(config: GatewayConfig) -> list[tuple[str, str, str]]:
@@ -723,6 +796,16 @@ def published_topics(config: GatewayConfig) -> list[tuple[str, str, str]]:
         found += [("sensor", sensor.id, base + suffix) for suffix in suffixes]
     found += [("output", output.id, topics.output(output.id)) for output in config.outputs]
     return found
+
+
+def _shared_bus_pins(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str, int, str]]:
+    """(bus, role, pin, first user) of every shared bus a sensor sits on, once per bus."""
+    found: dict[str, list[tuple[str, str, int, str]]] = {}
+    for sensor in sensors:
+        bus = sensor.bus_pins() if isinstance(sensor, PluginSensorBase) else None
+        if bus is not None and bus[0] not in found:
+            found[bus[0]] = [(bus[0], role, pin, sensor.id) for role, pin in bus[1].items()]
+    return [row for rows in found.values() for row in rows]
 
 
 def _initially_on(output: OutputConfig) -> bool:

@@ -9,6 +9,7 @@ availability topic for polled sensors). Values come from our JSON readings throu
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from gateway.config import (
     GatewayConfig,
     HeartbeatFilter,
     OutputConfig,
+    PluginSensorBase,
     PolledSensor,
     PwmConfig,
     SensorConfig,
@@ -50,6 +52,7 @@ class Entity:
     component: str
     object_id: str
     config: dict[str, Any]
+    chip: dict[str, Any] | None = None  # the device block of the chip it reads, grouped under the gateway
 
 
 def entities(config: GatewayConfig) -> list[Entity]:
@@ -57,7 +60,7 @@ def entities(config: GatewayConfig) -> list[Entity]:
     topics = Topics(config.gateway.topic_prefix, config.gateway.id)
     found: list[Entity] = []
     for sensor in config.sensors:
-        found += _sensor_entities(sensor, topics)
+        found += _sensor_entities(sensor, topics, _chip_device(config, sensor))
     found += [_output_entity(output, topics) for output in config.outputs]
     found += _diagnostics(topics)
     return found
@@ -74,6 +77,20 @@ def device(config: GatewayConfig) -> dict[str, Any]:
     }
 
 
+def _chip_device(config: GatewayConfig, sensor: SensorConfig) -> dict[str, Any] | None:
+    """A chip read by several entries is one device of its own (its entities together), via the gateway."""
+    name = sensor.chip_name() if isinstance(sensor, PluginSensorBase) else None
+    if name is None:
+        return None
+    gateway = device(config)
+    return {
+        "identifiers": [f"{gateway['identifiers'][0]}_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"],
+        "name": f"{gateway['name']} {name}",
+        "model": sensor.kind,
+        "via_device": gateway["identifiers"][0],
+    }
+
+
 def config_topic(config: GatewayConfig, entity: Entity) -> str:
     """`<discovery prefix>/<component>/<gateway id>/<object id>/config`."""
     prefix = config.homeassistant.discovery_prefix
@@ -82,7 +99,7 @@ def config_topic(config: GatewayConfig, entity: Entity) -> str:
 
 def entity_payload(config: GatewayConfig, entity: Entity) -> dict[str, Any]:
     """The full per-entity discovery payload: the entity's keys plus device and origin."""
-    return {**entity.config, "device": device(config), "origin": ORIGIN}
+    return {**entity.config, "device": entity.chip or device(config), "origin": ORIGIN}
 
 
 def device_topic(config: GatewayConfig) -> str:
@@ -128,7 +145,7 @@ def _base(
     }
 
 
-def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
+def _sensor_entities(sensor: SensorConfig, topics: Topics, chip: dict[str, Any] | None = None) -> list[Entity]:
     topic = topics.sensor(sensor.id)
     name = sensor.name or sensor.id
     if isinstance(sensor, BinaryInput):
@@ -150,7 +167,7 @@ def _sensor_entities(sensor: SensorConfig, topics: Topics) -> list[Entity]:
     numeric |= _classes(sensor, with_unit=True)
     if (expire := _expire_after(sensor)) is not None:
         numeric["expire_after"] = expire
-    found = [Entity("sensor", sensor.id, numeric)]
+    found = [Entity("sensor", sensor.id, numeric, chip)]
     if isinstance(sensor, CounterConfig):
         rate = _base("sensor", topics, f"{sensor.id}_rate", f"{name} rate", topic) | {
             "state_topic": f"{topic}/rate",
@@ -169,8 +186,15 @@ def _classes(sensor: SensorConfig, *, with_unit: bool) -> dict[str, Any]:
         keys = sensor_classes(sensor.kind, None, overrides)
         return {k: keys[k] for k in ("device_class", "icon") if k in keys}
     unit = sensor_unit(sensor)
-    precision = display_precision(sensor.kind, unit)
-    keys = sensor_classes(sensor.kind, unit, overrides)
+    measures = sensor.measures() if isinstance(sensor, PolledSensor) else None
+    if measures is None:
+        precision = display_precision(sensor.kind, unit)
+        keys = sensor_classes(sensor.kind, unit, overrides)
+    else:
+        precision = measures.display_precision
+        defaults = {"device_class": measures.device_class, "state_class": measures.state_class}
+        chosen = {key: value for key, value in (overrides or {}).items() if value is not None}
+        keys = sensor_classes(sensor.kind, unit, defaults | chosen)
     if precision is not None and "suggested_display_precision" not in keys:
         keys["suggested_display_precision"] = precision
     return keys

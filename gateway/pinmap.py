@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import SPI_BUS_PINS, SPI_SELECT_PINS, GatewayConfig, Mcp3xxxConfig
+from gateway.config import SPI_BUS_PINS, SPI_SELECT_PINS, GatewayConfig, Mcp3xxxConfig, PluginSensorBase
 
 BOOT_CONFIGS = (Path("/boot/firmware/config.txt"), Path("/boot/config.txt"))
 
@@ -119,7 +119,16 @@ def pin_uses(config: GatewayConfig) -> list[PinUse]:
             label = f"{role} ({sensor.kind})" if isinstance(sensor, Mcp3xxxConfig) else role
             uses.append(PinUse(pin, sensor.id, label))
     uses += [PinUse(output.pin, output.id, f"pin ({output.kind})") for output in config.outputs]
-    return uses
+    return uses + bus_uses(config)
+
+
+def bus_uses(config: GatewayConfig) -> list[PinUse]:
+    """The pins of the shared buses (I2C1, a 1-Wire pin) the sensors sit on, once per bus."""
+    buses: dict[str, dict[str, int]] = {}
+    for sensor in config.sensors:
+        if isinstance(sensor, PluginSensorBase) and (bus := sensor.bus_pins()) is not None:
+            buses.setdefault(bus[0], bus[1])
+    return [PinUse(pin, bus, f"{role} (bus)") for bus, pins in buses.items() for role, pin in pins.items()]
 
 
 def conflicts(config: GatewayConfig, buses: Buses) -> list[str]:
@@ -135,7 +144,8 @@ def conflicts(config: GatewayConfig, buses: Buses) -> list[str]:
     seen: dict[int, str] = {}
     for use in pin_uses(config):
         is_spi_adc = "(mcp3008)" in use.role
-        if use.bcm in reserved and not (is_spi_adc and reserved[use.bcm].startswith("SPI0")):
+        is_bus = use.role.endswith("(bus)")  # our use of the bus the firmware enabled for it
+        if use.bcm in reserved and not (is_spi_adc and reserved[use.bcm].startswith("SPI0")) and not is_bus:
             problems.append(f"GPIO{use.bcm} ({use.owner} {use.role}) is reserved by {reserved[use.bcm]}")
         if use.bcm in seen and not is_spi_adc:
             problems.append(f"GPIO{use.bcm} is used by both {seen[use.bcm]} and {use.owner}")

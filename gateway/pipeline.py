@@ -17,7 +17,15 @@ from typing import Protocol
 
 import structlog
 
-from gateway.config import BinaryInput, ButtonConfig, CounterConfig, PolledSensor, SensorConfig, sensor_unit
+from gateway.config import (
+    BinaryInput,
+    ButtonConfig,
+    CounterConfig,
+    PolledSensor,
+    SensorConfig,
+    sensor_precision,
+    sensor_unit,
+)
 from gateway.counter import RateMeter
 from gateway.errors import InvalidReadingError
 from gateway.filters import FilterChain, build_chain
@@ -71,7 +79,8 @@ def build_channel(sensor: SensorConfig, topic: str, default_qos: int) -> Channel
     """Everything about one sensor the pipeline needs: validation, filters, availability, gestures, rate."""
     minimum, maximum = (sensor.min, sensor.max) if isinstance(sensor, PolledSensor) else (None, None)
     unit, binary = sensor_unit(sensor), isinstance(sensor, BinaryInput)
-    factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum)
+    precision = None if binary else sensor_precision(sensor)
+    factory = ReadingFactory(sensor.id, unit, binary=binary, minimum=minimum, maximum=maximum, precision=precision)
     qos = sensor.qos if sensor.qos is not None else default_qos
     channel = Channel(sensor.id, topic, qos, sensor.retain, factory, build_chain(sensor.filters))
     if isinstance(sensor, PolledSensor):

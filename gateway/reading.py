@@ -44,7 +44,7 @@ def format_ts(ts: datetime) -> str:
 class ReadingFactory:
     """Builds validated readings for one sensor: type, finiteness and the configured min/max."""
 
-    __slots__ = ("binary", "maximum", "minimum", "sensor", "unit")
+    __slots__ = ("binary", "maximum", "minimum", "precision", "sensor", "unit")
 
     def __init__(
         self,
@@ -54,8 +54,10 @@ class ReadingFactory:
         binary: bool,
         minimum: float | None = None,
         maximum: float | None = None,
+        precision: int | None = None,
     ) -> None:
         self.sensor = sensor
+        self.precision = precision  # decimals a number is published with (None: as read)
         self.unit = unit
         self.binary = binary
         self.minimum = minimum
@@ -71,6 +73,8 @@ class ReadingFactory:
             value = float(value)
         if isinstance(value, float):
             self._check_range(value)
+            if self.precision is not None:
+                value = round(value, self.precision)
         try:
             return Reading(
                 sensor=self.sensor,

@@ -15,6 +15,7 @@ from gateway.config import GatewayConfig, PolledSensor
 from gateway.counter import Counter, counter_path
 from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
+from gateway.devices.probe import hardware_for
 from gateway.devices.sensors import Driver, PulseInput, open_sensor
 from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import GatewayError, StateError
@@ -136,13 +137,15 @@ class Gateway:
         self._pin_factory(config)
         configs = list(config.sensors)
         self._simulator = None
+        hardware = hardware_for(config, self._factory)
         if config.gpio.simulated:
             self._simulator = Simulator(self._factory, self.state_dir, adcs=self._simulated_adcs)
             configs = self._simulator.prepare(configs)
+            hardware = self._simulator.hardware()
         sensors = []
         self._counters.clear()
         for sensor_config, channel in zip(configs, channels, strict=True):
-            driver: Driver | Counter = open_sensor(sensor_config, self._factory)
+            driver: Driver | Counter = open_sensor(sensor_config, hardware)
             if isinstance(driver, PulseInput):
                 driver = self._counters[sensor_config.id] = Counter(
                     driver, counter_path(self.state_dir, driver.config.id)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import GatewayConfig, SensorConfig
+from gateway.devices.hardware import Hardware
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.sensors import open_sensor
 from gateway.devices.simulation import Simulator
@@ -36,12 +37,15 @@ def pin_factory_for(config: GatewayConfig) -> Iterator[Any]:
 
 def probe_sensors(factory: Any, config: GatewayConfig, sensors: Sequence[SensorConfig], state_dir: Path) -> list[Probe]:
     """Read each of `sensors` once on `factory` (simulated when the config says so)."""
+    hardware = hardware_for(config, factory)
     if config.gpio.simulated:
-        sensors = Simulator(factory, state_dir).prepare(sensors)
+        simulator = Simulator(factory, state_dir)
+        sensors = simulator.prepare(sensors)
+        hardware = simulator.hardware()
     results = []
     for sensor in sensors:
         try:
-            driver = open_sensor(sensor, factory)
+            driver = open_sensor(sensor, hardware)
             try:
                 results.append(Probe(sensor, value=driver.read()))
             finally:
@@ -49,3 +53,8 @@ def probe_sensors(factory: Any, config: GatewayConfig, sensors: Sequence[SensorC
         except GatewayError as exc:
             results.append(Probe(sensor, error=str(exc)))
     return results
+
+
+def hardware_for(config: GatewayConfig, factory: Any) -> Hardware:
+    """The real machine's hardware as the config places it: the pin factory and the kernel's device trees."""
+    return Hardware(factory, sysfs_root=config.devices.sysfs_root, dev_root=config.devices.dev_root)

@@ -25,8 +25,10 @@ from gateway.config import (
     PluginSensorBase,
     SensorConfig,
 )
+from gateway.devices.chip import ChipQuantity
+from gateway.devices.hardware import Hardware
 from gateway.errors import DeviceError
-from gateway.plugins import plugin_for
+from gateway.plugins import SensorPlugin, plugin_for
 
 EdgeCallback = Callable[[bool, float], None]
 _PULL = {"up": True, "down": False, "none": None}
@@ -118,16 +120,36 @@ class PolledInput:
 Driver = EdgeInput | PolledInput | PulseInput
 
 
-def open_sensor(config: SensorConfig | PluginSensorBase, factory: Any) -> Driver:
-    """The driver for one configured sensor, built on `factory`."""
+def open_sensor(config: SensorConfig | PluginSensorBase, hardware: Hardware | Any) -> Driver:
+    """The driver for one configured sensor, built on `hardware` (or a bare pin factory)."""
+    if not isinstance(hardware, Hardware):
+        hardware = Hardware(hardware)
+    factory = hardware.pin_factory
     if isinstance(config, BinaryInput):
         return EdgeInput(config, factory)
     if isinstance(config, CounterConfig):
         return PulseInput(config, factory)
     if isinstance(config, PluginSensorBase):
-        device = _build(config.id, plugin_for(config).open, config, factory)
-        return PolledInput(config, device, lambda d: d.read())
+        return _open_plugin(config, plugin_for(config), hardware)
     return _open_polled(config, factory)
+
+
+def _open_plugin(config: PluginSensorBase, plugin: SensorPlugin, hardware: Hardware) -> PolledInput:
+    if plugin.open is not None:
+        device = _build(config.id, plugin.open, config, hardware.pin_factory)
+        return PolledInput(config, device, lambda d: d.read(), blocking=plugin.blocking)
+    assert plugin.open_chip is not None  # noqa: S101 - SensorPlugin refuses a kind with neither
+    open_chip = plugin.open_chip
+    measures = config.measures()
+    if measures is None:
+        raise DeviceError(f"sensor {config.id!r}: kind {config.kind!r} reads a chip but names no quantity")
+    key = config.chip_key() or (config.kind, config.id)
+    try:
+        shared = hardware.chips.acquire(key, lambda: open_chip(config, hardware))
+    except Exception as exc:  # a third party's chip may raise anything; ours raise DeviceError
+        raise DeviceError(f"sensor {config.id!r}: cannot open the {config.kind}: {exc}") from exc
+    device = ChipQuantity(hardware.chips, key, shared, measures.name, config.interval)
+    return PolledInput(config, device, lambda d: d.read(), blocking=plugin.blocking)
 
 
 def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:

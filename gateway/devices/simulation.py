@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,9 +26,13 @@ from gateway.config import (
     DistanceConfig,
     LightConfig,
     Mcp3xxxConfig,
+    PluginSensorBase,
     SensorConfig,
     spi_bus_pins,
 )
+from gateway.devices.hardware import Hardware
+from gateway.devices.simulated import SimulatedHardware
+from gateway.plugins import plugin_for
 
 SPEED_OF_SOUND = 343.26  # m/s, as gpiozero's DistanceSensor assumes
 VREF = 3.3
@@ -108,6 +113,14 @@ class Simulator:
         self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
         self._cpu_files: list[Path] = []
         self._pulsed: list[tuple[MockPin, bool]] = []  # counter pins, and whether a pulse drives them low
+        self.chips = SimulatedHardware(state_dir / "simulation" / "sys", self._rng)  # the chip kinds' hardware
+        shutil.rmtree(self.chips.sysfs_root, ignore_errors=True)  # a reload lays out the fake tree anew
+
+    def hardware(self) -> Hardware:
+        """What the sensors open on: the mock pins, the fake sysfs tree and the simulated I2C chips."""
+        i2c = self.chips.i2c if self.chips.uses_i2c else None
+        dev_root = self._state_dir / "simulation" / "dev"  # where the simulated /dev/i2c-N nodes go
+        return Hardware(self._factory, sysfs_root=self.chips.sysfs_root, dev_root=dev_root, simulated_i2c=i2c)
 
     def prepare(self, sensors: Sequence[SensorConfig]) -> list[SensorConfig]:
         """Set up the mock pins each sensor needs; return the configs to build (fake sysfs paths)."""
@@ -136,6 +149,9 @@ class Simulator:
                 sensor.trigger, pin_class=MockTriggerPin, echo_pin=echo, echo_time=sensor.max_distance / SPEED_OF_SOUND
             )
             self._sonar.append((trigger, sensor))
+        elif isinstance(sensor, PluginSensorBase):
+            if (simulate := plugin_for(sensor).simulate) is not None:
+                simulate(sensor, self.chips)
         elif isinstance(sensor, CpuTemperatureConfig) and not sensor.sensor_file.exists():
             fake = self._state_dir / "simulation" / f"{sensor.id}-temp"
             fake.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +176,7 @@ class Simulator:
                     _toggle(pin)
                     next_edge[index] = now + self._rng.uniform(0.5, 1.5) * period
             self._update_analog(now)
+            self.chips.tick(now)
             self._pulse_counters()
             await asyncio.sleep(0.25)
 

@@ -1,9 +1,13 @@
-"""The plugin seam: sensor kinds added through the `pi_mqtt_gateway.sensors` entry point group.
+"""The sensor kind seam: every kind beyond the gpiozero ones is a `SensorPlugin` found through the
+`pi_mqtt_gateway.sensors` entry point group, ours (gateway/kinds/, pyproject.toml) exactly as a third party's.
 
-An entry point names a `SensorPlugin`: its `kind`, a config model (a subclass of `PluginSensorBase` with
-`kind: Literal["<kind>"]`, validated like the built-in kinds, errors and all), and `open(config, factory)`
-returning an object with `read()` (called on the sensor's own thread) and `close()`. The core is not
-touched: `config_model()` builds the config schema with every installed kind. See `ds18b20.py`.
+A plugin names its `kind`, a config model (a subclass of `PluginSensorBase` with `kind: Literal["<kind>"]`,
+validated like the built-in kinds, errors and all; its `measures()` gives the quantity with unit, Home Assistant
+classes and precision) and how to open it: `open(config, pin_factory)` returning an object with `read()` (called
+on the sensor's own thread) and `close()`, or `open_chip(config, hardware)` returning a chip whose `sample()`
+measures every quantity at once, shared by every entry with the same `chip_key()`. `simulate` prepares simulated
+hardware for `pin_factory = "mock"`; `chips` are its rows of the README's "Supported sensors" table.
+The core is not touched: `config_model()` builds the config schema with every installed kind. See `ds18b20.py`.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Annotated, Any, Protocol, Union
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Union
 
 from pydantic import Field, create_model
 
 from gateway.config import BUILTIN_SENSORS, GatewayConfig, PluginSensorBase
+
+if TYPE_CHECKING:  # types only: the seam itself loads no device code
+    from gateway.devices.chip import Chip
+    from gateway.devices.hardware import Hardware
+    from gateway.devices.simulated import SimulatedHardware
 
 GROUP = "pi_mqtt_gateway.sensors"
 BUILTIN_KINDS = {model.model_fields["kind"].annotation.__args__[0] for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
@@ -33,12 +42,31 @@ class PluginDevice(Protocol):
 
 
 @dataclass(frozen=True)
+class SupportedChip:
+    """One row of the README's "Supported sensors" table."""
+
+    chip: str
+    bus: str
+    backends: str
+    quantities: str
+    config_txt: str = ""
+
+
+@dataclass(frozen=True)
 class SensorPlugin:
-    """One additional sensor kind."""
+    """One sensor kind: its config model, how it is opened, read, simulated and documented."""
 
     kind: str
     config_model: type[PluginSensorBase]
-    open: Callable[[Any, Any], PluginDevice]  # (its config, the pin factory) -> device
+    open: Callable[[Any, Any], PluginDevice] | None = None  # (its config, the pin factory) -> device
+    open_chip: Callable[[Any, Hardware], Chip] | None = None  # (its config, the hardware) -> a shared chip
+    blocking: bool = True  # False only for reads that never wait (a /proc file): they run on the loop
+    simulate: Callable[[Any, SimulatedHardware], None] | None = None  # set up its simulated hardware
+    chips: tuple[SupportedChip, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.open is None) == (self.open_chip is None):
+            raise TypeError(f"sensor kind {self.kind!r}: give exactly one of open and open_chip")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ class TestRegistry:
     def test_an_unknown_kind_lists_the_plugin_kinds_too(self, tmp_path: Path) -> None:
         """A kind nobody provides is refused, and the message names ds18b20 among the choices."""
         path = tmp_path / "config.toml"
-        path.write_text('[[sensors]]\nid = "x"\nkind = "bme280"\n', encoding="utf-8")
+        path.write_text('[[sensors]]\nid = "x"\nkind = "scd41"\n', encoding="utf-8")
         with pytest.raises(ConfigError, match="ds18b20"):
             load_config(path, {})
 
@@ -68,8 +68,8 @@ class TestDs18b20:
         [
             ("72 01 : crc=57 NO\n72 01 t=23125\n", "CRC"),
             ("72 01 : crc=57 YES\n72 01 t=85000\n", "power-on"),
-            ("72 01 : crc=57 YES\n", "CRC"),
-            ("72 01 : crc=57 YES\n72 01 nothing\n", "no temperature"),
+            ("72 01 : crc=57 YES\n", "truncated"),
+            ("72 01 : crc=57 YES\n72 01 nothing\n", "no t="),
         ],
     )
     def test_bad_reads_are_device_errors(
