@@ -720,9 +720,9 @@ class GatewayConfig(Model):
             for role, pin in spi_bus_pins(port, device).items():
                 if pin in owners:
                     raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
-        for bus, role, pin, user in _shared_bus_pins(self.sensors):
+        for bus_name, role, pin, user in _shared_bus_pins(self.sensors):
             if pin in owners:
-                raise ValueError(f"GPIO{pin} is {bus} {role} for {user!r} but {owners[pin]} uses it")
+                raise ValueError(f"GPIO{pin} is {bus_name} {role} for {user!r} but {owners[pin]} uses it")
         return self
 
     @model_validator(mode="after")

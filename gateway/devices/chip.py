@@ -65,14 +65,15 @@ class SharedChip:
 class ChipPool:
     """The open chips of one set of sensors, by chip key, each closed when its last entry is."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._chips: dict[tuple[object, ...], tuple[SharedChip, int]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def acquire(self, key: tuple[object, ...], open_chip: Callable[[], Chip]) -> SharedChip:
         """The shared chip for `key`, opened by `open_chip()` on first use."""
         with self._lock:
-            shared, users = self._chips.get(key) or (SharedChip(open_chip()), 0)
+            shared, users = self._chips.get(key) or (SharedChip(open_chip(), self._clock), 0)
             self._chips[key] = (shared, users + 1)
             return shared
 

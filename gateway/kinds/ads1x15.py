@@ -15,9 +15,9 @@ conversions, big-endian registers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gateway.devices.chip import Chip
 from gateway.devices.hardware import Hardware
@@ -30,6 +30,7 @@ from gateway.plugins import SensorPlugin, SupportedChip
 if TYPE_CHECKING:
     from gateway.devices.i2c.bus import I2cBus
 
+FULL_SCALES = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256)  # the PGA's ranges (datasheet 8.6.3)
 Input = Literal["0", "1", "2", "3", "0-1", "0-3", "1-3", "2-3"]
 
 
@@ -41,8 +42,16 @@ class Ads1x15Config(I2cChipConfig):
     quantity: Literal["voltage"] = "voltage"
     address: Annotated[int, Field(ge=0x03, le=0x77)] = 0x48
     channel: Input = Field(default="0", description='"0".."3" single-ended, or "0-1", "0-3", "1-3", "2-3"')
-    full_scale: Literal[6.144, 4.096, 2.048, 1.024, 0.512, 0.256] = 4.096
+    full_scale: Annotated[float, Field(strict=False, description="±V: 6.144, 4.096, 2.048, 1.024, 0.512, 0.256")] = (
+        4.096
+    )
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 5.0
+
+    @model_validator(mode="after")
+    def _full_scale_exists(self) -> Self:
+        if self.full_scale not in FULL_SCALES:
+            raise ValueError(f"full_scale {self.full_scale} is not one of {', '.join(map(str, FULL_SCALES))} (±V)")
+        return self
 
     def chip_key(self) -> tuple[object, ...]:
         """Every input is its own conversion: entries share the bus, not a sample."""

@@ -96,5 +96,7 @@ BMP280 = SensorPlugin(
     config_model=Bmp280Config,
     open_chip=_open,
     simulate=_simulate,
-    chips=(SupportedChip("BMP280", "I2C 0x76/0x77", "kernel, i2c", "temperature °C, pressure hPa", "i2c-sensor,bmp280"),),
+    chips=(
+        SupportedChip("BMP280", "I2C 0x76/0x77", "kernel, i2c", "temperature °C, pressure hPa", "i2c-sensor,bmp280"),
+    ),
 )

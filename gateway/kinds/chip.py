@@ -97,7 +97,7 @@ def open_i2c_chip(config: I2cChipConfig, hardware: Hardware, kernel: KernelChipI
         return KernelChip(hardware.sysfs_root, locator, kernel.channels, policy=kernel.policy)
     if driver is not None:
         raise DeviceError(
-            f"the kernel driver {driver!r} owns {where}: set backend = \"kernel\" (or \"auto\"), "
+            f'the kernel driver {driver!r} owns {where}: set backend = "kernel" (or "auto"), '
             "or remove its dtoverlay line to use our own driver"
         )
     bus = hardware.i2c_bus(config.bus)

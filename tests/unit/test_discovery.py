@@ -29,6 +29,19 @@ SENSORS: list[dict[str, Any]] = [
     {"id": "disk", "kind": "disk_usage", "filters": [{"type": "heartbeat", "interval": 600}]},
     {"id": "water", "kind": "counter", "pin": 5, "unit": "l"},
     {"id": "tank", "kind": "ds18b20", "device_id": "28-0316a2795aff"},
+    {"id": "air-temperature", "kind": "bme280", "quantity": "temperature"},
+    {"id": "air-humidity", "kind": "bme280", "quantity": "humidity"},
+    {"id": "air-pressure", "kind": "bme280", "quantity": "pressure"},
+    {"id": "baro", "kind": "bmp280", "quantity": "pressure", "address": 0x77},
+    {"id": "cellar", "kind": "sht", "chip": "sht4x", "quantity": "humidity"},
+    {"id": "porch", "kind": "bh1750"},
+    {"id": "soil-voltage", "kind": "ads1115", "channel": "0-1"},
+    {"id": "pump-volts", "kind": "ina219", "quantity": "voltage"},
+    {"id": "pump-amps", "kind": "ina219", "quantity": "current"},
+    {"id": "pump-watts", "kind": "ina219", "quantity": "power"},
+    {"id": "shed-humidity", "kind": "dht", "pin": 26, "quantity": "humidity"},
+    {"id": "co2", "kind": "iio", "channel": "concentration_co2", "device_name": "scd41"},
+    {"id": "board", "kind": "hwmon", "channel": "temp1", "bus": 1, "address": 0x4C},
 ]
 OUTPUTS: list[dict[str, Any]] = [
     {"id": "pump", "kind": "relay", "pin": 6},
@@ -84,7 +97,21 @@ class TestIdentity:
         devices = [{tuple(entity_payload(c, e)["device"]["identifiers"]) for e in entities(c)} for c in (shed, barn)]
         assert ids[0].isdisjoint(ids[1])
         assert devices[0].isdisjoint(devices[1])
-        assert len(devices[0]) == 1  # every entity of a gateway is on its one device
+        gateway = ("pi-mqtt-gateway_shed",)
+        chips = {entity_payload(shed, e)["device"].get("via_device") for e in entities(shed)} - {None}
+        assert gateway in devices[0]
+        assert chips == {gateway[0]}  # every entity is on the gateway's device or on a chip's device via it
+
+    def test_a_chip_read_by_several_entries_is_one_device(self) -> None:
+        """The BME280's three entities share one device (its chip), named by bus and address, under the gateway."""
+        config = every_kind()
+        chip = {
+            e.object_id: entity_payload(config, e)["device"] for e in entities(config) if e.object_id.startswith("air-")
+        }
+        assert sorted(chip) == ["air-humidity", "air-pressure", "air-temperature"]
+        assert len({json.dumps(device, sort_keys=True) for device in chip.values()}) == 1
+        assert chip["air-pressure"]["name"] == "shed bme280 i2c-1 0x76"
+        assert chip["air-pressure"]["via_device"] == "pi-mqtt-gateway_shed"
 
     def test_unique_ids_are_unique_within_a_gateway(self) -> None:
         """No two entities of one gateway share a unique_id or a config topic."""
