@@ -113,7 +113,8 @@ class Simulator:
         self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
         self._cpu_files: list[Path] = []
         self._pulsed: list[tuple[MockPin, bool]] = []  # counter pins, and whether a pulse drives them low
-        self.chips = SimulatedHardware(state_dir / "simulation" / "sys", self._rng)  # the chip kinds' hardware
+        # Absolute: the fake tree's symlinks point at absolute targets, as the kernel's resolve.
+        self.chips = SimulatedHardware(state_dir.absolute() / "simulation" / "sys", self._rng)
         shutil.rmtree(self.chips.sysfs_root, ignore_errors=True)  # a reload lays out the fake tree anew
 
     def hardware(self) -> Hardware:

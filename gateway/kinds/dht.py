@@ -38,9 +38,9 @@ class DhtConfig(ChipSensorConfig):
     quantity: Literal["temperature", "humidity"]
     interval: Annotated[float, Field(ge=2, le=86_400, allow_inf_nan=False)] = 30.0  # the chip's minimum is 2 s
 
-    def pins(self) -> dict[str, int]:
-        """The data pin the overlay holds."""
-        return {"data": self.pin}
+    def bus_pins(self) -> tuple[str, dict[str, int]]:
+        """The data pin the overlay holds, shared by the entries of this one chip."""
+        return (f"dht11 overlay GPIO{self.pin}", {"data": self.pin})
 
     def chip_key(self) -> tuple[object, ...]:
         """One chip per pin."""

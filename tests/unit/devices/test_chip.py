@@ -63,7 +63,7 @@ class TestSharedChip:
     def test_a_quantity_the_chip_lacks_is_named(self) -> None:
         """Asking a chip for what it does not measure says what it does measure."""
         (pressure,) = entries(ChipPool(Clock()), CountingChip(), 10.0, "pressure")
-        with pytest.raises(DeviceError, match="no pressure .*humidity, temperature"):
+        with pytest.raises(DeviceError, match=r"no pressure .*humidity, temperature"):
             pressure.read()
 
     def test_the_last_entry_closes_the_chip(self) -> None:
