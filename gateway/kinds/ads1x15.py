@@ -112,12 +112,12 @@ ADS1115 = SensorPlugin(
     config_model=Ads1x15Config,
     open_chip=_open,
     simulate=_simulate,
-    chips=(SupportedChip("ADS1115", *_ROW, "ads1115"),),
+    chips=(SupportedChip("ADS1115", *_ROW, "dtoverlay=ads1115"),),
 )
 ADS1015 = SensorPlugin(
     kind="ads1015",
     config_model=Ads1x15Config,
     open_chip=_open,
     simulate=_simulate,
-    chips=(SupportedChip("ADS1015", *_ROW, "ads1015"),),
+    chips=(SupportedChip("ADS1015", *_ROW, "dtoverlay=ads1015"),),
 )

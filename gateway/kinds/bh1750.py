@@ -66,5 +66,5 @@ BH1750 = SensorPlugin(
     config_model=Bh1750Config,
     open_chip=_open,
     simulate=_simulate,
-    chips=(SupportedChip("BH1750", "I2C 0x23/0x5c", "kernel, i2c", "illuminance lx", "i2c-sensor,bh1750"),),
+    chips=(SupportedChip("BH1750", "I2C 0x23/0x5c", "kernel, i2c", "illuminance lx", "dtoverlay=i2c-sensor,bh1750"),),
 )

@@ -97,6 +97,8 @@ BMP280 = SensorPlugin(
     open_chip=_open,
     simulate=_simulate,
     chips=(
-        SupportedChip("BMP280", "I2C 0x76/0x77", "kernel, i2c", "temperature °C, pressure hPa", "i2c-sensor,bmp280"),
+        SupportedChip(
+            "BMP280", "I2C 0x76/0x77", "kernel, i2c", "temperature °C, pressure hPa", "dtoverlay=i2c-sensor,bmp280"
+        ),
     ),
 )

@@ -81,7 +81,7 @@ DHT = SensorPlugin(
     open_chip=_open,
     simulate=_simulate,
     chips=(
-        SupportedChip("DHT11", "GPIO", "kernel", _QUANTITIES, "dht11,gpiopin=4"),
-        SupportedChip("DHT22/AM2302", "GPIO", "kernel", _QUANTITIES, "dht11,gpiopin=4"),
+        SupportedChip("DHT11", "GPIO", "kernel", _QUANTITIES, "dtoverlay=dht11,gpiopin=4"),
+        SupportedChip("DHT22/AM2302", "GPIO", "kernel", _QUANTITIES, "dtoverlay=dht11,gpiopin=4"),
     ),
 )

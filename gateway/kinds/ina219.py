@@ -130,7 +130,11 @@ INA219 = SensorPlugin(
     simulate=_simulate,
     chips=(
         SupportedChip(
-            "INA219", "I2C 0x40-0x4f", "kernel, i2c", "voltage V, current A, power W", "(new_device: see docs)"
+            "INA219",
+            "I2C 0x40-0x4f",
+            "kernel, i2c",
+            "voltage V, current A, power W",
+            "echo ina219 0x40 > /sys/bus/i2c/devices/i2c-1/new_device",
         ),
     ),
 )

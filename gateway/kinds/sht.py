@@ -115,10 +115,12 @@ SHT = SensorPlugin(
     open_chip=_open,
     simulate=_simulate,
     chips=(
-        SupportedChip("SHT30/SHT31/SHT35", "I2C 0x44/0x45", "kernel, i2c", _QUANTITIES, "i2c-sensor,sht3x"),
-        SupportedChip("SHT40/SHT41/SHT45", "I2C 0x44/0x45/0x46", "kernel, i2c", _QUANTITIES, "i2c-sensor,sht4x"),
-        SupportedChip("HTU21D", "I2C 0x40", "kernel, i2c", _QUANTITIES, "i2c-sensor,htu21"),
-        SupportedChip("Si7021", "I2C 0x40", "kernel, i2c", _QUANTITIES, "i2c-sensor,si7020"),
-        SupportedChip("AHT10/AHT20", "I2C 0x38", "kernel", _QUANTITIES, "i2c-sensor,aht10"),
+        SupportedChip("SHT30/SHT31/SHT35", "I2C 0x44/0x45", "kernel, i2c", _QUANTITIES, "dtoverlay=i2c-sensor,sht3x"),
+        SupportedChip(
+            "SHT40/SHT41/SHT45", "I2C 0x44/0x45/0x46", "kernel, i2c", _QUANTITIES, "dtoverlay=i2c-sensor,sht4x"
+        ),
+        SupportedChip("HTU21D", "I2C 0x40", "kernel, i2c", _QUANTITIES, "dtoverlay=i2c-sensor,htu21"),
+        SupportedChip("Si7021", "I2C 0x40", "kernel, i2c", _QUANTITIES, "dtoverlay=i2c-sensor,si7020"),
+        SupportedChip("AHT10/AHT20", "I2C 0x38", "kernel", _QUANTITIES, "dtoverlay=i2c-sensor,aht10"),
     ),
 )

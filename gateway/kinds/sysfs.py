@@ -102,11 +102,17 @@ IIO = SensorPlugin(
     kind="iio",
     config_model=KernelChannelConfig,
     open_chip=_open,
-    chips=(SupportedChip("any IIO driver (see docs)", "I2C, SPI, GPIO", "kernel", "by channel type", "its overlay"),),
+    chips=(
+        SupportedChip(
+            "any IIO driver (see docs)", "I2C, SPI, GPIO", "kernel", "by channel type", "the driver's overlay"
+        ),
+    ),
 )
 HWMON = SensorPlugin(
     kind="hwmon",
     config_model=KernelChannelConfig,
     open_chip=_open,
-    chips=(SupportedChip("any hwmon driver (see docs)", "I2C, SPI", "kernel", "by channel type", "its overlay"),),
+    chips=(
+        SupportedChip("any hwmon driver (see docs)", "I2C, SPI", "kernel", "by channel type", "the driver's overlay"),
+    ),
 )

@@ -70,10 +70,10 @@ DS18B20 = SensorPlugin(
     open_chip=_open,
     simulate=_simulate,
     chips=(
-        SupportedChip("DS18B20 (28-)", "1-Wire", "kernel", "temperature °C", "w1-gpio"),
-        SupportedChip("DS18S20 (10-)", "1-Wire", "kernel", "temperature °C", "w1-gpio"),
-        SupportedChip("DS1822 (22-)", "1-Wire", "kernel", "temperature °C", "w1-gpio"),
-        SupportedChip("DS1825, MAX31850 (3b-)", "1-Wire", "kernel", "temperature °C", "w1-gpio"),
-        SupportedChip("DS28EA00 (42-)", "1-Wire", "kernel", "temperature °C", "w1-gpio"),
+        SupportedChip("DS18B20 (28-)", "1-Wire", "kernel", "temperature °C", "dtoverlay=w1-gpio"),
+        SupportedChip("DS18S20 (10-)", "1-Wire", "kernel", "temperature °C", "dtoverlay=w1-gpio"),
+        SupportedChip("DS1822 (22-)", "1-Wire", "kernel", "temperature °C", "dtoverlay=w1-gpio"),
+        SupportedChip("DS1825, MAX31850 (3b-)", "1-Wire", "kernel", "temperature °C", "dtoverlay=w1-gpio"),
+        SupportedChip("DS28EA00 (42-)", "1-Wire", "kernel", "temperature °C", "dtoverlay=w1-gpio"),
     ),
 )

@@ -49,7 +49,7 @@ class SupportedChip:
     bus: str
     backends: str
     quantities: str
-    config_txt: str = ""
+    config_txt: str = ""  # the line that binds the kernel's driver (`dtoverlay=...`), or how else it is bound
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,18 @@ class Plugins:
 
     by_kind: dict[str, SensorPlugin]
     broken: tuple[str, ...]
+
+
+def supported_sensors_table(plugins: Plugins) -> str:
+    """The README's "Supported sensors" table, one row per chip of every installed kind (sorted by kind)."""
+    header = "| chip | bus | kind | backends | quantities | `config.txt` |\n|---|---|---|---|---|---|\n"
+    rows = [
+        f"| {chip.chip} | {chip.bus} | `{kind}` | {chip.backends} | {chip.quantities} | "
+        + (f"`{chip.config_txt}` |" if chip.config_txt.startswith(("dtoverlay", "echo")) else f"{chip.config_txt} |")
+        for kind, plugin in sorted(plugins.by_kind.items())
+        for chip in plugin.chips
+    ]
+    return header + "\n".join(rows) + "\n"
 
 
 @functools.cache

@@ -36,6 +36,7 @@ SENSORS: list[dict[str, Any]] = [
     {"id": "cellar", "kind": "sht", "chip": "sht4x", "quantity": "humidity"},
     {"id": "porch", "kind": "bh1750"},
     {"id": "soil-voltage", "kind": "ads1115", "channel": "0-1"},
+    {"id": "tank-sender", "kind": "ads1015", "channel": "2", "address": 0x49},
     {"id": "pump-volts", "kind": "ina219", "quantity": "voltage"},
     {"id": "pump-amps", "kind": "ina219", "quantity": "current"},
     {"id": "pump-watts", "kind": "ina219", "quantity": "power"},
