@@ -6,6 +6,7 @@
    loop publishing at the same pace as the baseline; order and final state are checked in every run.
 2. Burst throughput: N edges driven at once through the gateway vs N sequential raw aiomqtt publishes,
    both measured from the first event to the last arrival at a subscriber process (QoS 0 and 1).
+3. ... the durable outbox, the SD card, the real process (bench/process.py) and the chip kinds (bench/chips.py).
 
 Every figure is the median of several rounds; ratios compare rounds of the same run. Results go to
 bench/results/latest.json and bench/results/latest.md.
@@ -33,6 +34,8 @@ import aiomqtt
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from bench.chips import chip_suite
+from bench.chips import markdown as chip_markdown
 from bench.process import ROOT, cpu_suite, idle_and_rss, startup_suite
 from gateway.config import GatewayConfig
 from gateway.config_edit import render_toml
@@ -441,7 +444,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"| bytes written per reading | {_num(up['bytes_written_per_reading'], 0)} | "
         f"{_num(away['bytes_written_per_reading'], 0)} | |",
     ]
-    return "\n".join(lines + process_lines(results)) + "\n"
+    chips = ["", chip_markdown(results["chips"]).rstrip("\n")] if "chips" in results else []
+    return "\n".join(lines + process_lines(results) + chips) + "\n"
 
 
 def process_lines(results: dict[str, Any]) -> list[str]:
@@ -509,6 +513,7 @@ async def main_async(
             drain = await drain_suite(workdir, max(1, rounds // 2 + 1), backlog)
             disk = await asyncio.to_thread(disk_suite, broker, workdir, disk_seconds)
             processes = await process_suite(broker, workdir, rounds, burst * 4, quick)
+            chips = await chip_suite(broker, workdir, max(1, rounds // 2 + 1), 3.0 if quick else 10.0)
         finally:
             broker.stop()
         (workdir / "stock").mkdir()
@@ -531,6 +536,7 @@ async def main_async(
         "disk_at_10_per_s": disk,
         "process": processes,
         "burst_stock_broker": stock_burst,
+        "chips": chips,
         "targets": TARGETS,
     }
 
