@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default 10)")
     init = commands.add_parser("init", help="write the commented example config (never overwrites)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument("--detect", action="store_true", help="append [[sensors]] tables for the sensors detect finds")
+    detect = commands.add_parser("detect", help="list the sensors found on this machine, with their [[sensors]] tables")
+    detect.add_argument("--toml", action="store_true", help="print only the [[sensors]] tables")
 
     config = commands.add_parser("config", help="show, get, set and explain the configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
@@ -146,6 +149,8 @@ def _init(args: argparse.Namespace, path: Path) -> int:
         print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
         return EX_FAILURE
     text = resources.files("gateway").joinpath("data/config.example.toml").read_text(encoding="utf-8")
+    if args.detect:
+        text = _append_detected(text)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -153,6 +158,33 @@ def _init(args: argparse.Namespace, path: Path) -> int:
         print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
         return EX_FAILURE
     print(f"wrote {path}; edit it, then run `pi-mqtt-gateway --config {path} check`")
+    return EX_OK
+
+
+def _append_detected(text: str) -> str:
+    from gateway.detect import detect, detect_roots, nothing_found, with_detected  # noqa: PLC0415
+
+    # The file is being (re)written: the roots are the defaults, or GATEWAY__DEVICES__* from the environment.
+    detection = detect(*detect_roots(None, os.environ))
+    for line in detection.problems:
+        print(line, file=sys.stderr)
+    for item in detection.found:
+        print(f"detected: {item.describe()}")
+    if not detection.found:
+        print(nothing_found(detection), file=sys.stderr)
+    return with_detected(text, detection)
+
+
+def _detect(args: argparse.Namespace, path: Path) -> int:
+    from gateway.detect import detect, detect_roots, nothing_found, render_report, render_toml  # noqa: PLC0415
+
+    detection = detect(*detect_roots(path, os.environ))
+    for line in detection.problems:
+        print(line, file=sys.stderr)
+    if not detection.found:
+        print(nothing_found(detection), file=sys.stderr)
+        return EX_FAILURE
+    print(render_toml(detection.found) if args.toml else render_report(detection), end="")
     return EX_OK
 
 
@@ -369,6 +401,7 @@ HANDLERS: dict[str, Handler] = {
     "run": _run,
     "check": _check,
     "init": _init,
+    "detect": _detect,
     "config show": _config_show,
     "config get": _config_get,
     "config set": _config_set,
