@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 from gateway.ha_units import sensor_classes, unit_problem
-from gateway.quantities import Quantity
+from gateway.quantities import QUANTITIES, Quantity
 from gateway.topics import Topics, topic_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -432,7 +432,7 @@ class PolledSensor(SensorBase):
             return self
         kind = str(getattr(self, "kind", ""))
         measures = self.measures()
-        unit = self.unit if self.unit is not None else measures.unit if measures else DEFAULT_UNITS.get(kind)
+        unit = self.unit if self.unit is not None else measures.unit if measures else None
         defaults = {"device_class": measures.device_class, "state_class": measures.state_class} if measures else {}
         keys = sensor_classes(kind, unit, defaults | self.homeassistant.model_dump(exclude_none=True))
         if problem := unit_problem(keys.get("device_class"), keys.get("unit_of_measurement")):
@@ -470,6 +470,10 @@ class Mcp3xxxConfig(PolledSensor):
     def pins(self) -> dict[str, int]:
         return spi_bus_pins(self.port, self.device)
 
+    def measures(self) -> Quantity:
+        """adc value."""
+        return QUANTITIES["adc_value"]
+
 
 class LightConfig(PolledSensor):
     """An LDR + capacitor on one pin (gpiozero LightSensor); value 0 (dark) .. 1 (bright)."""
@@ -480,6 +484,10 @@ class LightConfig(PolledSensor):
 
     def pins(self) -> dict[str, int]:
         return {"pin": self.pin}
+
+    def measures(self) -> Quantity:
+        """light level."""
+        return QUANTITIES["light_level"]
 
 
 class DistanceConfig(PolledSensor):
@@ -494,6 +502,10 @@ class DistanceConfig(PolledSensor):
     def pins(self) -> dict[str, int]:
         return {"echo": self.echo, "trigger": self.trigger}
 
+    def measures(self) -> Quantity:
+        """distance."""
+        return QUANTITIES["distance"]
+
 
 class CpuTemperatureConfig(PolledSensor):
     """The SoC temperature in °C from sysfs."""
@@ -501,6 +513,10 @@ class CpuTemperatureConfig(PolledSensor):
     kind: Literal["cpu_temperature"]
     sensor_file: LaxPath = Path("/sys/class/thermal/thermal_zone0/temp")
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 30.0
+
+    def measures(self) -> Quantity:
+        """temperature."""
+        return QUANTITIES["temperature"]
 
 
 class LoadAverageConfig(PolledSensor):
@@ -510,6 +526,10 @@ class LoadAverageConfig(PolledSensor):
     minutes: Literal[1, 5, 15] = 1
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 30.0
 
+    def measures(self) -> Quantity:
+        """load average."""
+        return QUANTITIES["load_average"]
+
 
 class DiskUsageConfig(PolledSensor):
     """How full a file system is, in percent."""
@@ -517,6 +537,10 @@ class DiskUsageConfig(PolledSensor):
     kind: Literal["disk_usage"]
     filesystem: LaxPath = Path("/")
     interval: Annotated[float, Field(ge=0.05, le=86_400, allow_inf_nan=False)] = 60.0
+
+    def measures(self) -> Quantity:
+        """disk used."""
+        return QUANTITIES["disk_used"]
 
 
 class CounterConfig(PinInput, PolledSensor):
@@ -756,16 +780,7 @@ class GatewayConfig(Model):
         raise KeyError(sensor_id)
 
 
-DEFAULT_UNITS: dict[str, str] = {"cpu_temperature": "°C", "distance": "m", "disk_usage": "%"}
-# Published decimals of the gpiozero kinds: an ADC's 12 bits, a millimetre, a milli-degree, 0.1 % of a disk.
-KIND_PRECISION: dict[str, int] = {
-    "mcp3008": 4,
-    "light": 3,
-    "distance": 3,
-    "cpu_temperature": 2,
-    "load_average": 2,
-    "disk_usage": 1,
-}
+KIND_PRECISION: dict[str, int] = {"counter": 0}  # kinds without a quantity: a count
 
 
 def sensor_unit(sensor: SensorConfig) -> str | None:
@@ -773,7 +788,7 @@ def sensor_unit(sensor: SensorConfig) -> str | None:
     if sensor.unit is not None:
         return sensor.unit
     measures = sensor.measures() if isinstance(sensor, PolledSensor) else None
-    return measures.unit if measures is not None else DEFAULT_UNITS.get(sensor.kind)
+    return measures.unit if measures is not None else None
 
 
 def sensor_precision(sensor: SensorConfig) -> int | None:

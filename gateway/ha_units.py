@@ -125,18 +125,12 @@ AMBIGUOUS_UNITS: dict[str, str] = {
     "kVArh": "kvarh",
 }
 
-# Defaults by sensor kind: (device_class, state_class); the unit comes from the sensor.
+# Defaults of the kinds without a quantity (gateway.quantities): (device_class, state_class).
 KIND_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
     "button": (None, None),
     "digital_input": ("door", None),
     "motion": ("motion", None),
     "line": (None, None),
-    "mcp3008": (None, "measurement"),
-    "light": (None, "measurement"),
-    "distance": ("distance", "measurement"),
-    "cpu_temperature": ("temperature", "measurement"),
-    "load_average": (None, "measurement"),
-    "disk_usage": (None, "measurement"),
     "counter": (None, "total_increasing"),
 }
 UNIT_CLASSES = {
@@ -149,7 +143,7 @@ UNIT_CLASSES = {
 }
 # Digits Home Assistant shows by default (`suggested_display_precision`), by unit, then by kind.
 UNIT_PRECISION = {"°C": 1, "°F": 1, "K": 1, "%": 1, "m": 3, "V": 2, "W": 1}
-KIND_PRECISION = {"mcp3008": 3, "light": 2, "load_average": 2, "counter": 0}
+KIND_PRECISION = {"counter": 0}
 
 
 def sensor_classes(kind: str, unit: str | None, overrides: Mapping[str, Any] | None) -> dict[str, Any]:

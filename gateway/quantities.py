@@ -39,6 +39,12 @@ QUANTITIES: dict[str, Quantity] = _table(
     Quantity("pm25", "µg/m³", "pm25", 0, 0),
     Quantity("pm10", "µg/m³", "pm10", 0, 0),
     Quantity("carbon_dioxide", "ppm", "carbon_dioxide", 0, 0),
+    # The gpiozero kinds' own: a distance in m (to the mm), and plain numbers without a Home Assistant class.
+    Quantity("distance", "m", "distance", 3, 3),
+    Quantity("adc_value", None, None, 4, 3),  # an MCP3xxx channel: 12 bits, times the configured scale
+    Quantity("light_level", None, None, 3, 2),  # an LDR's 0 (dark) .. 1 (bright)
+    Quantity("load_average", None, None, 2, 2),
+    Quantity("disk_used", "%", None, 1, 1),
 )
 
 
