@@ -23,6 +23,7 @@ from gateway.config import (
     LoadAverageConfig,
     Mcp3xxxConfig,
     PluginSensorBase,
+    PolledSensor,
     SensorConfig,
 )
 from gateway.devices.chip import ChipQuantity
@@ -129,67 +130,101 @@ def open_sensor(config: SensorConfig | PluginSensorBase, hardware: Hardware | An
         return EdgeInput(config, factory)
     if isinstance(config, CounterConfig):
         return PulseInput(config, factory)
-    if isinstance(config, PluginSensorBase):
-        return _open_plugin(config, plugin_for(config), hardware)
-    return _open_polled(config, factory)
+    return _open_polled(config, plugin_for(config), hardware)
 
 
-def _open_plugin(config: PluginSensorBase, plugin: SensorPlugin, hardware: Hardware) -> PolledInput:
+def _open_polled(config: SensorConfig | PluginSensorBase, plugin: SensorPlugin, hardware: Hardware) -> PolledInput:
+    """Every polled kind, ours and a third party's, through its SensorPlugin."""
     if plugin.open is not None:
-        device = _build(config.id, plugin.open, config, hardware.pin_factory)
+        try:
+            device = plugin.open(config, hardware.pin_factory)
+        except DeviceError:
+            raise
+        except Exception as exc:  # a third party's open may raise anything
+            raise DeviceError(f"sensor {config.id!r}: cannot set up the {config.kind}: {exc}") from exc
         return PolledInput(config, device, lambda d: d.read(), blocking=plugin.blocking)
     assert plugin.open_chip is not None  # noqa: S101 - SensorPlugin refuses a kind with neither
     open_chip = plugin.open_chip
-    measures = config.measures()
+    measures = config.measures() if isinstance(config, PolledSensor) else None
     if measures is None:
         raise DeviceError(f"sensor {config.id!r}: kind {config.kind!r} reads a chip but names no quantity")
-    key = config.chip_key() or (config.kind, config.id)
+    chip_key = config.chip_key() if isinstance(config, PluginSensorBase) else None
+    key = chip_key or (config.kind, config.id)
     try:
         shared = hardware.chips.acquire(key, lambda: open_chip(config, hardware))
     except Exception as exc:  # a third party's chip may raise anything; ours raise DeviceError
         raise DeviceError(f"sensor {config.id!r}: cannot open the {config.kind}: {exc}") from exc
-    device = ChipQuantity(hardware.chips, key, shared, measures.name, config.interval)
+    device = ChipQuantity(hardware.chips, key, shared, measures.name, getattr(config, "interval", 10.0))
     return PolledInput(config, device, lambda d: d.read(), blocking=plugin.blocking)
 
 
-def _open_polled(config: SensorConfig, factory: Any) -> PolledInput:
-    if isinstance(config, Mcp3xxxConfig):
-        adc = _build(
-            config.id,
-            getattr(gpiozero, config.chip.upper()),
-            channel=config.channel,
-            differential=config.differential,
-            port=config.port,
-            device=config.device,
-            pin_factory=factory,
-        )
-        scale, offset = config.scale, config.offset
-        return PolledInput(config, adc, lambda d: float(d.value) * scale + offset)
-    if isinstance(config, LightConfig):
-        light = _build(
-            config.id, gpiozero.LightSensor, config.pin, charge_time_limit=config.charge_time_limit, pin_factory=factory
-        )
-        return PolledInput(config, light, lambda d: _optional_float(d.value))
-    if isinstance(config, DistanceConfig):
-        sonar = _build(
-            config.id,
-            gpiozero.DistanceSensor,
-            echo=config.echo,
-            trigger=config.trigger,
-            max_distance=config.max_distance,
-            pin_factory=factory,
-        )
-        return PolledInput(config, sonar, lambda d: _optional_float(d.distance))
-    if isinstance(config, CpuTemperatureConfig):
-        cpu = _build(config.id, gpiozero.CPUTemperature, sensor_file=str(config.sensor_file), pin_factory=factory)
-        return PolledInput(config, cpu, lambda d: float(d.temperature), blocking=False)
-    if isinstance(config, LoadAverageConfig):
-        load = _build(config.id, gpiozero.LoadAverage, minutes=config.minutes, pin_factory=factory)
-        return PolledInput(config, load, lambda d: float(d.load_average), blocking=False)
-    if isinstance(config, DiskUsageConfig):
-        disk = _build(config.id, gpiozero.DiskUsage, filesystem=str(config.filesystem), pin_factory=factory)
-        return PolledInput(config, disk, lambda d: float(d.usage))
-    raise DeviceError(f"sensor {config.id!r}: unsupported kind {config.kind!r}")
+class GpiozeroDevice:
+    """A gpiozero device and how one sample is read from it: what a gpiozero kind's `open` returns."""
+
+    def __init__(self, device: Any, read: Callable[[Any], object]) -> None:
+        self._device, self._read = device, read
+
+    def read(self) -> object:
+        """One sample."""
+        return self._read(self._device)
+
+    def close(self) -> None:
+        """Release the device's pins and threads."""
+        self._device.close()
+
+
+def open_mcp3xxx(config: Mcp3xxxConfig, factory: Any) -> GpiozeroDevice:
+    """One MCP3xxx channel: fraction of full scale * scale + offset."""
+    adc = _build(
+        config.id,
+        getattr(gpiozero, config.chip.upper()),
+        channel=config.channel,
+        differential=config.differential,
+        port=config.port,
+        device=config.device,
+        pin_factory=factory,
+    )
+    scale, offset = config.scale, config.offset
+    return GpiozeroDevice(adc, lambda d: float(d.value) * scale + offset)
+
+
+def open_light(config: LightConfig, factory: Any) -> GpiozeroDevice:
+    """An LDR and capacitor: 0 (dark) .. 1 (bright)."""
+    light = _build(
+        config.id, gpiozero.LightSensor, config.pin, charge_time_limit=config.charge_time_limit, pin_factory=factory
+    )
+    return GpiozeroDevice(light, lambda d: _optional_float(d.value))
+
+
+def open_distance(config: DistanceConfig, factory: Any) -> GpiozeroDevice:
+    """An HC-SR04: metres."""
+    sonar = _build(
+        config.id,
+        gpiozero.DistanceSensor,
+        echo=config.echo,
+        trigger=config.trigger,
+        max_distance=config.max_distance,
+        pin_factory=factory,
+    )
+    return GpiozeroDevice(sonar, lambda d: _optional_float(d.distance))
+
+
+def open_cpu_temperature(config: CpuTemperatureConfig, factory: Any) -> GpiozeroDevice:
+    """The SoC's temperature from sysfs, °C."""
+    cpu = _build(config.id, gpiozero.CPUTemperature, sensor_file=str(config.sensor_file), pin_factory=factory)
+    return GpiozeroDevice(cpu, lambda d: float(d.temperature))
+
+
+def open_load_average(config: LoadAverageConfig, factory: Any) -> GpiozeroDevice:
+    """The load average from /proc/loadavg."""
+    load = _build(config.id, gpiozero.LoadAverage, minutes=config.minutes, pin_factory=factory)
+    return GpiozeroDevice(load, lambda d: float(d.load_average))
+
+
+def open_disk_usage(config: DiskUsageConfig, factory: Any) -> GpiozeroDevice:
+    """How full a file system is, %."""
+    disk = _build(config.id, gpiozero.DiskUsage, filesystem=str(config.filesystem), pin_factory=factory)
+    return GpiozeroDevice(disk, lambda d: float(d.usage))
 
 
 def _optional_float(value: Any) -> float | None:

@@ -29,6 +29,8 @@ class SimulatedHardware:
 
     sysfs_root: Path
     rng: random.Random = field(default_factory=random.Random)
+    pin_factory: Any = None  # gpiozero's MockFactory
+    adcs: dict[Any, Any] = field(default_factory=dict)  # mock SPI slaves by (port, select), kept across reloads
     updates: list[Update] = field(default_factory=list)
     _i2c: Any | None = None
     _built: dict[tuple[object, ...], Any] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import shutil
 import time
@@ -26,7 +27,7 @@ from gateway.config import (
     DistanceConfig,
     LightConfig,
     Mcp3xxxConfig,
-    PluginSensorBase,
+    PolledSensor,
     SensorConfig,
     spi_bus_pins,
 )
@@ -109,13 +110,10 @@ class Simulator:
         self._adcs: SimulatedAdcs = {} if adcs is None else adcs
         self._binary: list[tuple[MockPin, float]] = []
         self._gestures: list[tuple[MockPin, bool, float]] = []  # button pin, pressed is high, long press seconds
-        self._light: list[tuple[MockChargingPin, LightConfig]] = []
-        self._sonar: list[tuple[MockTriggerPin, DistanceConfig]] = []
-        self._cpu_files: list[Path] = []
         self._pulsed: list[tuple[MockPin, bool]] = []  # counter pins, and whether a pulse drives them low
-        # Absolute: the fake tree's symlinks point at absolute targets, as the kernel's resolve.
-        self.chips = SimulatedHardware(state_dir.absolute() / "simulation" / "sys", self._rng)
-        shutil.rmtree(self.chips.sysfs_root, ignore_errors=True)  # a reload lays out the fake tree anew
+        # The polled kinds' simulated hardware (each kind's `simulate`). Absolute: the fake tree's symlinks
+        # point at absolute targets, as the kernel's resolve.
+        self.chips = SimulatedHardware(fake_sysfs_root(state_dir), self._rng, pin_factory=factory, adcs=self._adcs)
 
     def hardware(self) -> Hardware:
         """What the sensors open on: the mock pins, the fake sysfs tree and the simulated I2C chips."""
@@ -128,6 +126,14 @@ class Simulator:
         return [self._prepare_one(sensor) for sensor in sensors]
 
     def _prepare_one(self, sensor: SensorConfig) -> SensorConfig:
+        if isinstance(sensor, PolledSensor) and not isinstance(sensor, CounterConfig):
+            simulate = plugin_for(sensor).simulate  # the kind's own simulation
+            replaced = simulate(sensor, self.chips) if simulate is not None else None
+            return sensor if replaced is None else replaced
+        self._prepare_edges(sensor)
+        return sensor
+
+    def _prepare_edges(self, sensor: SensorConfig) -> None:
         if isinstance(sensor, ButtonConfig) and sensor.gestures is not None:
             pressed_high = sensor.pull == "down" or (sensor.pull == "none" and sensor.active_state == "high")
             self._gestures.append((self._factory.pin(sensor.pin), pressed_high, sensor.gestures.long_ms / 1000))
@@ -135,31 +141,6 @@ class Simulator:
             self._binary.append((self._factory.pin(sensor.pin), self._rng.uniform(2.0, 8.0)))
         elif isinstance(sensor, CounterConfig):
             self._pulsed.append((self._factory.pin(sensor.pin), sensor.pull != "down"))
-        elif isinstance(sensor, Mcp3xxxConfig):
-            adc = self._adcs.get((sensor.port, sensor.device))
-            if adc is None:
-                adc = MockMcp3xxx(self._factory, sensor.port, sensor.device, sensor.chip)
-                self._adcs[(sensor.port, sensor.device)] = adc
-            adc.voltages[sensor.channel] = sine(self._rng.uniform(30, 120), 0.3, 3.0, self._rng.uniform(0, 6))
-        elif isinstance(sensor, LightConfig):
-            pin = self._factory.pin(sensor.pin, pin_class=MockChargingPin, charge_time=sensor.charge_time_limit / 2)
-            self._light.append((pin, sensor))
-        elif isinstance(sensor, DistanceConfig):
-            echo = self._factory.pin(sensor.echo)
-            trigger = self._factory.pin(
-                sensor.trigger, pin_class=MockTriggerPin, echo_pin=echo, echo_time=sensor.max_distance / SPEED_OF_SOUND
-            )
-            self._sonar.append((trigger, sensor))
-        elif isinstance(sensor, PluginSensorBase):
-            if (simulate := plugin_for(sensor).simulate) is not None:
-                simulate(sensor, self.chips)
-        elif isinstance(sensor, CpuTemperatureConfig) and not sensor.sensor_file.exists():
-            fake = self._state_dir / "simulation" / f"{sensor.id}-temp"
-            fake.parent.mkdir(parents=True, exist_ok=True)
-            fake.write_text("48000\n", encoding="ascii")
-            self._cpu_files.append(fake)
-            return sensor.model_copy(update={"sensor_file": fake})
-        return sensor
 
     async def run(self) -> None:
         """Drive the pins until cancelled."""
@@ -176,7 +157,6 @@ class Simulator:
                 if now >= next_edge[index]:
                     _toggle(pin)
                     next_edge[index] = now + self._rng.uniform(0.5, 1.5) * period
-            self._update_analog(now)
             self.chips.tick(now)
             self._pulse_counters()
             await asyncio.sleep(0.25)
@@ -191,16 +171,6 @@ class Simulator:
                 else:
                     pin.drive_high()
                     pin.drive_low()
-
-    def _update_analog(self, now: float) -> None:
-        for light_pin, light in self._light:
-            # Brighter means faster charging: sweep between 20% and 80% of the limit.
-            light_pin.charge_time = light.charge_time_limit * (0.5 + 0.3 * math.sin(now / 40))
-        for trigger, sonar in self._sonar:
-            metres = sonar.max_distance * (0.5 + 0.35 * math.sin(now / 25))
-            trigger.echo_time = 2 * metres / SPEED_OF_SOUND
-        for fake in self._cpu_files:
-            fake.write_text(f"{round(48000 + 6000 * math.sin(now / 90))}\n", encoding="ascii")
 
 
 async def _press_gestures(pin: MockPin, pressed_high: bool, long_press: float) -> None:
@@ -221,6 +191,65 @@ async def _press_gestures(pin: MockPin, pressed_high: bool, long_press: float) -
                 await asyncio.sleep(held)
                 release()
                 await asyncio.sleep(0.1)
+
+
+def fake_sysfs_root(state_dir: Path) -> Path:
+    """A fresh fake sysfs tree for this process (`check` beside a running demo must not touch the demo's);
+    trees of processes that are gone are removed."""
+    base = state_dir.absolute() / "simulation"
+    for old in base.glob("sys-*"):
+        pid = old.name.removeprefix("sys-")
+        if pid.isdigit() and (int(pid) == os.getpid() or not Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(old, ignore_errors=True)
+    return base / f"sys-{os.getpid()}"
+
+
+def simulate_mcp3xxx(config: Mcp3xxxConfig, hardware: SimulatedHardware) -> None:
+    """A slow sine on the channel of a mock MCP3xxx slave (one per SPI select, kept across reloads)."""
+    adc = hardware.adcs.get((config.port, config.device))
+    if adc is None:
+        adc = MockMcp3xxx(hardware.pin_factory, config.port, config.device, config.chip)
+        hardware.adcs[(config.port, config.device)] = adc
+    rng = hardware.rng
+    adc.voltages[config.channel] = sine(rng.uniform(30, 120), 0.3, 3.0, rng.uniform(0, 6))
+
+
+def simulate_light(config: LightConfig, hardware: SimulatedHardware) -> None:
+    """A charging pin whose charge time sweeps between 20 % and 80 % of the limit (brighter: faster)."""
+    pin = hardware.pin_factory.pin(config.pin, pin_class=MockChargingPin, charge_time=config.charge_time_limit / 2)
+
+    def update(now: float) -> None:
+        pin.charge_time = config.charge_time_limit * (0.5 + 0.3 * math.sin(now / 40))
+
+    hardware.every_tick(update)
+
+
+def simulate_distance(config: DistanceConfig, hardware: SimulatedHardware) -> None:
+    """A trigger pin that answers with an echo from a distance swinging around half the range."""
+    echo = hardware.pin_factory.pin(config.echo)
+    trigger = hardware.pin_factory.pin(
+        config.trigger, pin_class=MockTriggerPin, echo_pin=echo, echo_time=config.max_distance / SPEED_OF_SOUND
+    )
+
+    def update(now: float) -> None:
+        metres = config.max_distance * (0.5 + 0.35 * math.sin(now / 25))
+        trigger.echo_time = 2 * metres / SPEED_OF_SOUND
+
+    hardware.every_tick(update)
+
+
+def simulate_cpu_temperature(config: CpuTemperatureConfig, hardware: SimulatedHardware) -> CpuTemperatureConfig | None:
+    """A fake thermal zone file (where the real one is missing) around 48 °C; the config to open on it."""
+    if config.sensor_file.exists():
+        return None
+    fake = hardware.sysfs_root.parent / f"{config.id}-temp"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+
+    def update(now: float) -> None:
+        fake.write_text(f"{round(48000 + 6000 * math.sin(now / 90))}\n", encoding="ascii")
+
+    hardware.every_tick(update)
+    return config.model_copy(update={"sensor_file": fake})
 
 
 def _toggle(pin: MockPin) -> None:

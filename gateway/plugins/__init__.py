@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, Union
 
 from pydantic import Field, create_model
 
-from gateway.config import BUILTIN_SENSORS, GatewayConfig, PluginSensorBase
+from gateway.config import BUILTIN_SENSORS, GatewayConfig, PolledSensor
 
 if TYPE_CHECKING:  # types only: the seam itself loads no device code
     from gateway.devices.chip import Chip
@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # types only: the seam itself loads no device code
     from gateway.devices.simulated import SimulatedHardware
 
 GROUP = "pi_mqtt_gateway.sensors"
-BUILTIN_KINDS = {model.model_fields["kind"].annotation.__args__[0] for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
+# The kinds whose models are in GatewayConfig's own union (no entry point scan needed to load a config).
+BUILTIN_MODELS = {model.model_fields["kind"].annotation.__args__[0]: model for model in BUILTIN_SENSORS}  # type: ignore[union-attr]
+BUILTIN_KINDS = set(BUILTIN_MODELS)
 
 
 class PluginDevice(Protocol):
@@ -57,11 +59,12 @@ class SensorPlugin:
     """One sensor kind: its config model, how it is opened, read, simulated and documented."""
 
     kind: str
-    config_model: type[PluginSensorBase]
+    config_model: type[PolledSensor]  # a PluginSensorBase for a third party's kind
     open: Callable[[Any, Any], PluginDevice] | None = None  # (its config, the pin factory) -> device
     open_chip: Callable[[Any, Hardware], Chip] | None = None  # (its config, the hardware) -> a shared chip
     blocking: bool = True  # False only for reads that never wait (a /proc file): they run on the loop
-    simulate: Callable[[Any, SimulatedHardware], None] | None = None  # set up its simulated hardware
+    # Set up its simulated hardware; may return the config to open instead (pointing at a fake file).
+    simulate: Callable[[Any, SimulatedHardware], Any] | None = None
     chips: tuple[SupportedChip, ...] = ()
 
     def __post_init__(self) -> None:
@@ -100,11 +103,16 @@ def installed() -> Plugins:
         except Exception as exc:  # noqa: BLE001 - any import error of third-party code is reported, not raised
             broken.append(f"{entry.name} ({entry.value}): {type(exc).__name__}: {exc}")
             continue
-        if not isinstance(plugin, SensorPlugin) or plugin.kind in BUILTIN_KINDS or plugin.kind in by_kind:
+        if not isinstance(plugin, SensorPlugin) or not _new_or_builtin(plugin) or plugin.kind in by_kind:
             broken.append(f"{entry.name} ({entry.value}): not a SensorPlugin with a new kind")
             continue
         by_kind[plugin.kind] = plugin
     return Plugins(by_kind, tuple(broken))
+
+
+def _new_or_builtin(plugin: SensorPlugin) -> bool:
+    """A new kind, or the component of a kind GatewayConfig has (with that very model): none is replaced."""
+    return BUILTIN_MODELS.get(plugin.kind, plugin.config_model) is plugin.config_model
 
 
 def config_model_for(raw: object) -> type[GatewayConfig]:
@@ -119,7 +127,7 @@ def config_model_for(raw: object) -> type[GatewayConfig]:
 @functools.cache
 def config_model() -> type[GatewayConfig]:
     """GatewayConfig whose `sensors` also accept every installed plugin kind."""
-    plugins = installed().by_kind
+    plugins = {kind: plugin for kind, plugin in installed().by_kind.items() if kind not in BUILTIN_KINDS}
     if not plugins:
         return GatewayConfig
     members = (*BUILTIN_SENSORS, *(plugin.config_model for plugin in plugins.values()))
@@ -128,6 +136,6 @@ def config_model() -> type[GatewayConfig]:
     return create_model("GatewayConfig", __base__=GatewayConfig, sensors=sensors)
 
 
-def plugin_for(config: PluginSensorBase) -> SensorPlugin:
-    """The plugin that handles a plugin sensor's config."""
-    return installed().by_kind[config.kind]
+def plugin_for(config: PolledSensor) -> SensorPlugin:
+    """The component of a polled sensor's kind (DeviceError-free: the config was validated against it)."""
+    return installed().by_kind[str(getattr(config, "kind", ""))]

@@ -56,6 +56,27 @@ class TestRegistry:
             load_config(path, {})
 
 
+class TestBuiltinKindsAreComponents:
+    def test_every_polled_builtin_kind_is_an_installed_component_with_its_own_model(self) -> None:
+        """mcp3008, light, distance and the Pi's health kinds come through the entry points like a plugin,
+        each with GatewayConfig's very model (a third party cannot replace one)."""
+        polled = {"mcp3008", "light", "distance", "cpu_temperature", "load_average", "disk_usage"}
+        by_kind = installed().by_kind
+        assert polled <= set(by_kind)
+        for kind in polled:
+            model = by_kind[kind].config_model
+            assert model.model_fields["kind"].annotation.__args__[0] == kind  # type: ignore[union-attr]
+            assert by_kind[kind].chips, f"{kind} has no README row"
+
+    def test_a_builtin_kind_opens_through_its_component(self, mock_factory: MockFactory) -> None:
+        """A load_average sensor opens through the registry and reads inline (its component says it never blocks)."""
+        config = GatewayConfig.model_validate({"sensors": [{"id": "load", "kind": "load_average"}]})
+        driver = open_sensor(config.sensors[0], mock_factory)
+        assert getattr(driver, "blocking", True) is False
+        assert isinstance(driver.read(), float)
+        driver.close()
+
+
 class TestDs18b20:
     def test_reads_millidegrees(self, tmp_path: Path, mock_factory: MockFactory) -> None:
         """t=23125 is 23.125 °C, read through the device layer like any sensor."""

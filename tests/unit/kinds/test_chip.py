@@ -189,3 +189,23 @@ class TestConfig:
                 {"id": "a", "kind": "sht", "chip": "htu21d", "quantity": "humidity"},
                 {"id": "b", "kind": "ina219", "quantity": "current"},
             )
+
+
+class TestAht:
+    def test_an_aht20_reads_through_the_aht10_hwmon_driver(self, hardware: Hardware, tmp_path: Path) -> None:
+        """aht10.c (which serves the AHT20) registers hwmon "aht10" with temp1_input (m°C) and humidity1_input (m%)."""
+        client = tmp_path / "sys" / "devices" / "platform" / "soc" / "i2c-1" / "1-0038"
+        hwmon = client / "hwmon" / "hwmon3"
+        hwmon.mkdir(parents=True)
+        (hwmon / "name").write_text("aht10\n", encoding="ascii")
+        (hwmon / "temp1_input").write_text("23456\n", encoding="ascii")
+        (hwmon / "humidity1_input").write_text("51234\n", encoding="ascii")
+        drivers = tmp_path / "sys" / "bus" / "i2c" / "drivers" / "aht10"
+        drivers.mkdir(parents=True)
+        (client / "driver").symlink_to(drivers)
+        (tmp_path / "sys" / "bus" / "i2c" / "devices").mkdir(parents=True)
+        (tmp_path / "sys" / "bus" / "i2c" / "devices" / "1-0038").symlink_to(client)
+        config = configure(
+            *({"id": q, "kind": "sht", "chip": "aht20", "quantity": q} for q in ("temperature", "humidity"))
+        )
+        assert [driver.read() for driver in open_all(config, hardware)] == [23.456, 51.234]
