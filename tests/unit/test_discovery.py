@@ -41,6 +41,8 @@ SENSORS: list[dict[str, Any]] = [
     {"id": "pump-amps", "kind": "ina219", "quantity": "current"},
     {"id": "pump-watts", "kind": "ina219", "quantity": "power"},
     {"id": "shed-humidity", "kind": "dht", "pin": 26, "quantity": "humidity"},
+    {"id": "dust-pm25", "kind": "pms5003", "quantity": "pm25", "device": "/dev/ttyUSB0"},
+    {"id": "office-co2", "kind": "mhz19", "device": "/dev/ttyUSB1"},
     {"id": "co2", "kind": "iio", "channel": "concentration_co2", "device_name": "scd41"},
     {"id": "board", "kind": "hwmon", "channel": "temp1", "bus": 1, "address": 0x4C},
 ]
