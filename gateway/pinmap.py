@@ -74,6 +74,8 @@ class Buses:
     i2c: bool = False
     spi: bool = False
     one_wire_pin: int | None = None
+    uart: bool = False
+    found: bool = False  # parsed from a real config.txt (else nothing is known about the buses)
 
 
 def read_buses(paths: tuple[Path, ...] = BOOT_CONFIGS) -> tuple[Buses, Path | None]:
@@ -88,7 +90,7 @@ def read_buses(paths: tuple[Path, ...] = BOOT_CONFIGS) -> tuple[Buses, Path | No
 
 def parse_buses(text: str) -> Buses:
     """Bus settings from config.txt text: `dtparam=i2c_arm=on`, `dtparam=spi=on`, `dtoverlay=w1-gpio[,gpiopin=N]`."""
-    i2c = spi = False
+    i2c = spi = uart = False
     one_wire: int | None = None
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip().replace(" ", "")
@@ -96,10 +98,12 @@ def parse_buses(text: str) -> Buses:
             i2c = True
         elif line == "dtparam=spi=on":
             spi = True
+        elif line == "enable_uart=1":
+            uart = True
         elif line.startswith("dtoverlay=w1-gpio"):
             match = re.search(r"gpiopin=(\d+)", line)
             one_wire = int(match.group(1)) if match else 4
-    return Buses(i2c=i2c, spi=spi, one_wire_pin=one_wire)
+    return Buses(i2c=i2c, spi=spi, one_wire_pin=one_wire, uart=uart, found=True)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ def conflicts(config: GatewayConfig, buses: Buses) -> list[str]:
     if buses.one_wire_pin is not None:
         reserved[buses.one_wire_pin] = "1-Wire"
     seen: dict[int, str] = {}
+    problems += disabled_buses(config, buses)
     for use in pin_uses(config):
         is_spi_adc = "(mcp3008)" in use.role
         is_bus = use.role.endswith("(bus)")  # our use of the bus the firmware enabled for it
@@ -151,6 +156,22 @@ def conflicts(config: GatewayConfig, buses: Buses) -> list[str]:
             problems.append(f"GPIO{use.bcm} is used by both {seen[use.bcm]} and {use.owner}")
         seen.setdefault(use.bcm, use.owner)
     return problems
+
+
+# A bus a sensor needs, and the config.txt line that enables it.
+_ENABLERS = {"I2C1": ("i2c", "dtparam=i2c_arm=on"), "UART0": ("uart", "enable_uart=1")}
+
+
+def disabled_buses(config: GatewayConfig, buses: Buses) -> list[str]:
+    """Buses the sensors need that the config.txt found does not enable (nothing is said without one)."""
+    if not buses.found:
+        return []
+    needed = {use.owner for use in bus_uses(config)}
+    return [
+        f"{bus} is used by the config but config.txt does not enable it: add `{line}` and reboot"
+        for bus, (flag, line) in _ENABLERS.items()
+        if bus in needed and not getattr(buses, flag)
+    ]
 
 
 def header_rows(config: GatewayConfig) -> list[tuple[str, str, str, str]]:

@@ -8,7 +8,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import GatewayConfig
-from gateway.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses
+from gateway.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses, pin_uses
+from gateway.plugins import config_model
 from gateway.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,11 +21,13 @@ def config(*sensors: dict[str, object]) -> GatewayConfig:
 
 class TestPinMap:
     def test_parse_buses_from_config_txt(self) -> None:
-        """dtparam/dtoverlay lines enable I2C, SPI and 1-Wire; comments are ignored."""
-        text = "dtparam=i2c_arm=on\n#dtparam=spi=on\ndtparam=spi=on # yes\ndtoverlay=w1-gpio,gpiopin=17\n"
-        assert parse_buses(text) == Buses(i2c=True, spi=True, one_wire_pin=17)
+        """dtparam/dtoverlay lines enable I2C, SPI, 1-Wire and the UART; comments are ignored."""
+        text = (
+            "dtparam=i2c_arm=on\n#dtparam=spi=on\ndtparam=spi=on # yes\ndtoverlay=w1-gpio,gpiopin=17\nenable_uart=1\n"
+        )
+        assert parse_buses(text) == Buses(i2c=True, spi=True, one_wire_pin=17, uart=True, found=True)
         assert parse_buses("dtoverlay=w1-gpio\n").one_wire_pin == 4
-        assert parse_buses("") == Buses()
+        assert parse_buses("") == Buses(found=True)
 
     def test_pin_reserved_by_an_enabled_bus_is_a_conflict(self) -> None:
         """A button on GPIO2 with I2C on, or on the 1-Wire pin, is flagged before any hardware is touched."""
@@ -71,3 +74,26 @@ class TestPinMap:
 def config_file(path: Path) -> GatewayConfig:
     """The config in a TOML file, as the CLI loads it."""
     return load_config(path, environ={}).config
+
+
+class TestBusesTheSensorsNeed:
+    def test_a_chip_on_i2c1_without_i2c_enabled_is_named_with_the_line(self) -> None:
+        """A BME280 on i2c-1 with a config.txt that does not enable I2C is a problem naming `dtparam=i2c_arm=on`."""
+        config = config_model().model_validate({"sensors": [{"id": "t", "kind": "bme280", "quantity": "temperature"}]})
+        assert conflicts(config, parse_buses("dtparam=spi=on\n")) == [
+            "I2C1 is used by the config but config.txt does not enable it: add `dtparam=i2c_arm=on` and reboot"
+        ]
+        assert conflicts(config, parse_buses("dtparam=i2c_arm=on\n")) == []
+
+    def test_a_sensor_on_the_header_uart_needs_enable_uart(self) -> None:
+        """A PMS5003 on /dev/serial0 shows GPIO14/15 as UART0 and needs `enable_uart=1`; on a USB adapter, nothing."""
+        header = config_model().model_validate({"sensors": [{"id": "pm", "kind": "pms5003", "quantity": "pm25"}]})
+        usb = config_model().model_validate(
+            {"sensors": [{"id": "pm", "kind": "pms5003", "quantity": "pm25", "device": "/dev/ttyUSB0"}]}
+        )
+        assert {(use.bcm, use.owner) for use in pin_uses(header)} == {(14, "UART0"), (15, "UART0")}
+        assert conflicts(header, parse_buses("")) == [
+            "UART0 is used by the config but config.txt does not enable it: add `enable_uart=1` and reboot"
+        ]
+        assert conflicts(header, parse_buses("enable_uart=1\n")) == []
+        assert pin_uses(usb) == []
