@@ -271,12 +271,14 @@ def _sensors_read(args: argparse.Namespace, path: Path) -> int:
 
 
 def _pins(_args: argparse.Namespace, path: Path) -> int:
-    from gateway.pinmap import conflicts, header_rows, read_buses  # noqa: PLC0415
+    from gateway.pinmap import conflicts, expander_rows, header_rows, read_buses  # noqa: PLC0415
     from gateway.table import render_table  # noqa: PLC0415
 
     config = _load(path).config
     buses, source = read_buses()
     print(render_table(("used by", "pin", "pin", "used by"), header_rows(config)), end="")
+    if rows := expander_rows(config):
+        print("\n" + render_table(("expander pin", "used by", "kind"), rows), end="")
     enabled = [name for name, on in (("I2C", buses.i2c), ("SPI", buses.spi)) if on]
     if buses.one_wire_pin is not None:
         enabled.append(f"1-Wire on GPIO{buses.one_wire_pin}")

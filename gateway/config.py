@@ -37,6 +37,16 @@ ADC_CHANNELS: dict[str, int] = {
 }
 
 
+# Expander pins by chip, as the config names them (the datasheets' names: GPA0..GPB7 -> A0..B7, P00..P17).
+EXPANDER_PINS: dict[str, tuple[str, ...]] = {
+    "mcp23017": tuple(f"{port}{n}" for port in "AB" for n in range(8)),
+    "mcp23008": tuple(f"GP{n}" for n in range(8)),
+    "pcf8574": tuple(f"P{n}" for n in range(8)),
+    "pcf8575": tuple(f"P{port}{n}" for port in "01" for n in range(8)),
+}
+ExpanderPinName = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,2}[0-9]{1,2}$")]
+
+
 def spi_bus_pins(port: int, device: int) -> dict[str, int]:
     """The BCM pins of hardware SPI `port` with chip select `device`, by role."""
     clock, mosi, miso = SPI_BUS_PINS[port]
@@ -340,10 +350,51 @@ class SensorBase(Model):
         return {}
 
 
-class PinInput(Model):
+class ExpanderConfig(Model):
+    """`[[expanders]]`: an I2C GPIO expander whose pins inputs and on/off outputs may use (`expander`, `pin`)."""
+
+    id: Identifier
+    chip: Literal["mcp23017", "mcp23008", "pcf8574", "pcf8575"]
+    bus: Annotated[int, Field(ge=0, le=31)] = 1
+    address: Annotated[int, Field(ge=0x20, le=0x3F, description="MCP23x/PCF8574/PCF8575 0x20-0x27, PCF8574A 0x38-0x3f")]
+    interrupt_pin: BcmPin | None = Field(default=None, description="the Pi pin wired to INT; none: poll the inputs")
+    poll_interval: Annotated[float, Field(ge=0.05, le=60, allow_inf_nan=False)] = Field(
+        default=0.5, description="seconds between reads of the inputs when no INT pin is wired"
+    )
+
+    def pins(self) -> dict[str, int]:
+        """The INT pin, when wired."""
+        return {} if self.interrupt_pin is None else {"int": self.interrupt_pin}
+
+
+class ExpanderPin(Model):
+    """A pin that is a Pi pin (`pin = 17`) or a pin of an expander (`expander = "porch"`, `pin = "A3"`)."""
+
+    pin: BcmPin | ExpanderPinName
+    expander: Identifier | None = Field(default=None, description="an [[expanders]] id: `pin` then names its pin")
+
+    @model_validator(mode="after")
+    def _pin_fits_its_place(self) -> Self:
+        if self.expander is None and not isinstance(self.pin, int):
+            raise ValueError(f"pin {self.pin!r} is an expander pin name: set expander = '<its [[expanders]] id>'")
+        if self.expander is not None and isinstance(self.pin, int):
+            raise ValueError(f"on expander {self.expander!r}, pin names the expander's pin (A0, P3 ...), not GPIO")
+        return self
+
+    def gpio(self) -> int:
+        """The BCM number (only for a Pi pin: device code asks after checking `expander is None`)."""
+        if not isinstance(self.pin, int):
+            raise TypeError(f"pin {self.pin!r} is on expander {self.expander!r}, not a GPIO")
+        return self.pin
+
+    def pins(self) -> dict[str, int]:
+        """The Pi pin, as `pin` (an expander pin uses no Pi pin of its own)."""
+        return {"pin": self.pin} if isinstance(self.pin, int) else {}
+
+
+class PinInput(ExpanderPin):
     """One input pin: its pull, which level is active, and the pin library's debounce."""
 
-    pin: BcmPin
     pull: Literal["up", "down", "none"] = "up"
     active_state: Literal["high", "low"] | None = Field(
         default=None, description="only with pull = 'none'; with a pull, active is the opposite level"
@@ -358,11 +409,9 @@ class PinInput(Model):
             raise ValueError("a floating pin (pull = 'none') needs active_state = 'high' or 'low'")
         if self.pull != "none" and self.active_state is not None:
             raise ValueError("active_state is only for pull = 'none'; a pulled pin is active at the other level")
+        if self.expander is not None and self.pull == "down":
+            raise ValueError("an expander pin has a pull-up or none (pull = 'up' or 'none'), no pull-down")
         return self
-
-    def pins(self) -> dict[str, int]:
-        """The one pin, as `pin`."""
-        return {"pin": self.pin}
 
 
 class BinaryInput(PinInput, SensorBase):
@@ -550,6 +599,12 @@ class CounterConfig(PinInput, PolledSensor):
     kind: Literal["counter"]
     rate_per: Literal["second", "minute", "hour"] = "minute"
 
+    @model_validator(mode="after")
+    def _counts_on_a_pi_pin(self) -> Self:
+        if self.expander is not None:
+            raise ValueError("a counter counts edges on a Pi pin (an expander is read per interrupt, not per pulse)")
+        return self
+
 
 class PluginSensorBase(PolledSensor):
     """The base of a plugin's sensor config (gateway.plugins): a polled sensor with its own `kind` and keys.
@@ -608,12 +663,11 @@ SensorConfig = Annotated[
 ]
 
 
-class OutputBase(Model):
-    """Keys every output has: its pin, polarity, and the safety rules applied to commands."""
+class OutputBase(ExpanderPin):
+    """Keys every output has: its pin (a Pi pin or an expander's), polarity, and the safety rules of commands."""
 
     id: Identifier
     name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    pin: BcmPin
     active_high: bool = True
     qos: Qos | None = Field(default=None, description="QoS of the published state; default: mqtt.qos")
     max_on: Seconds | None = Field(default=None, description="seconds after which an output left on is turned off")
@@ -628,10 +682,6 @@ class OutputBase(Model):
     retained_commands: Literal["ignore", "apply"] = Field(
         default="ignore", description="a retained `set` found at start-up (older than the gateway) is ..."
     )
-
-    def pins(self) -> dict[str, int]:
-        """The BCM pins this output uses, by role."""
-        return {"pin": self.pin}
 
 
 class SwitchOutputBase(OutputBase):
@@ -671,6 +721,12 @@ class PwmConfig(OutputBase):
     initial: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=False)] = 0.0
     frequency: Annotated[int, Field(ge=1, le=40_000)] = 100
 
+    @model_validator(mode="after")
+    def _pwm_on_a_pi_pin(self) -> Self:
+        if self.expander is not None:
+            raise ValueError("PWM needs a Pi pin: an expander's pins are on or off")
+        return self
+
 
 OutputConfig = Annotated[
     RelayConfig | DigitalOutputConfig | LedConfig | BuzzerConfig | PwmConfig, Field(discriminator="kind")
@@ -687,6 +743,7 @@ class GatewayConfig(Model):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     homeassistant: HomeAssistantSection = Field(default_factory=HomeAssistantSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)
+    expanders: Annotated[tuple[ExpanderConfig, ...], Field(strict=False)] = ()
     sensors: Annotated[tuple[SensorConfig, ...], Field(strict=False)] = ()
     outputs: Annotated[tuple[OutputConfig, ...], Field(strict=False)] = ()
 
@@ -728,7 +785,7 @@ class GatewayConfig(Model):
     def _pins_not_shared(self) -> Self:
         owners: dict[int, str] = {}
         spi_users: dict[tuple[int, int], str] = {}
-        for sensor in (*self.sensors, *self.outputs):
+        for sensor in (*self.sensors, *self.outputs, *self.expanders):
             if isinstance(sensor, Mcp3xxxConfig):
                 # Several channels (and chips on other selects) share one SPI bus: that is not a conflict.
                 bus = (sensor.port, sensor.device)
@@ -744,23 +801,49 @@ class GatewayConfig(Model):
             for role, pin in spi_bus_pins(port, device).items():
                 if pin in owners:
                     raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
-        for bus_name, role, pin, user in _shared_bus_pins(self.sensors):
+        for bus_name, role, pin, user in _shared_bus_pins(self.sensors, self.expanders):
             if pin in owners:
                 raise ValueError(f"GPIO{pin} is {bus_name} {role} for {user!r} but {owners[pin]} uses it")
         return self
 
     @model_validator(mode="after")
+    def _expander_pins_exist_once(self) -> Self:
+        """Each expander pin names a pin of a configured expander, used by one input or output."""
+        expanders = {expander.id: expander for expander in self.expanders}
+        if len(expanders) != len(self.expanders):
+            raise ValueError("two [[expanders]] share an id")
+        users: dict[tuple[str, str], str] = {}
+        for device in (*self.sensors, *self.outputs):
+            if not isinstance(device, ExpanderPin) or device.expander is None:
+                continue
+            expander = expanders.get(device.expander)
+            if expander is None:
+                raise ValueError(f"{device.id}: expander {device.expander!r} is not in [[expanders]]")
+            names = EXPANDER_PINS[expander.chip]
+            if device.pin not in names:
+                raise ValueError(f"{device.id}: a {expander.chip} has pins {', '.join(names)}, not {device.pin!r}")
+            place = (expander.id, str(device.pin))
+            if place in users:
+                raise ValueError(f"{expander.id}.{device.pin} is used by both {users[place]} and {device.id}")
+            users[place] = device.id
+        return self
+
+    @model_validator(mode="after")
     def _one_chip_per_address(self) -> Self:
         """Entries at one I2C address share the chip, so they must agree on what it is."""
-        chips: dict[tuple[int, int], PluginSensorBase] = {}
+        chips: dict[tuple[int, int], PluginSensorBase | ExpanderConfig] = {}
+        for expander in self.expanders:
+            if (first := chips.setdefault((expander.bus, expander.address), expander)) is not expander:
+                raise ValueError(f"expanders {first.id!r} and {expander.id!r} are both at {expander.address:#04x}")
         for sensor in self.sensors:
             where = sensor.i2c_device() if isinstance(sensor, PluginSensorBase) else None
             if where is None:
                 continue
             first = chips.setdefault(where, sensor)
-            if first.kind != sensor.kind:
+            kind = first.kind if isinstance(first, PluginSensorBase) else f"expander {first.chip}"
+            if kind != sensor.kind:
                 raise ValueError(
-                    f"i2c-{where[0]} address {where[1]:#04x} is configured as {first.kind!r} ({first.id}) "
+                    f"i2c-{where[0]} address {where[1]:#04x} is configured as {kind!r} ({first.id}) "
                     f"and as {sensor.kind!r} ({sensor.id}): one chip answers at one address"
                 )
         return self
@@ -813,9 +896,14 @@ def published_topics(config: GatewayConfig) -> list[tuple[str, str, str]]:
     return found
 
 
-def _shared_bus_pins(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str, int, str]]:
-    """(bus, role, pin, first user) of every shared bus a sensor sits on, once per bus."""
+def _shared_bus_pins(
+    sensors: tuple[SensorConfig, ...], expanders: tuple[ExpanderConfig, ...] = ()
+) -> list[tuple[str, str, int, str]]:
+    """(bus, role, pin, first user) of every shared bus a sensor or an expander sits on, once per bus."""
     found: dict[str, list[tuple[str, str, int, str]]] = {}
+    for expander in expanders:
+        if expander.bus == 1 and "I2C1" not in found:
+            found["I2C1"] = [("I2C1", role, pin, expander.id) for role, pin in {"SDA": 2, "SCL": 3}.items()]
     for sensor in sensors:
         bus = sensor.bus_pins() if isinstance(sensor, PluginSensorBase) else None
         if bus is not None and bus[0] not in found:

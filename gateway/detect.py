@@ -86,6 +86,7 @@ class Entry:
 
     name: str
     fields: Fields
+    table: str = "sensors"  # or "expanders"
 
 
 @dataclass(frozen=True)
@@ -377,8 +378,21 @@ def _identified(bus: int, address: int, chip_id: int) -> Found:
     return Found(proposal.title, where, how, kind, place, _named_entries(proposal, fields))
 
 
+def _expander(bus: int, address: int) -> Found:
+    """Something answered a plain read at an expander address: which of the four, no read can tell safely."""
+    chip = "pcf8574" if address >= 0x38 else "mcp23017"
+    where, place = f"i2c-{bus} {address:#04x}", f"{bus}-{address:02x}"
+    title = "PCF8574A" if address >= 0x38 else "MCP23017/MCP23008/PCF8574/PCF8575"
+    how = "a GPIO expander: set `chip` to the one on your board; its pins then serve inputs and outputs"
+    fields: Fields = (("chip", chip), ("bus", bus), ("address", address))
+    entry = Entry(f"{address:02x}", fields, "expanders")
+    return Found(title, where, how, "expander", place, (entry,), confirmed=False)
+
+
 def _unconfirmed(bus: int, address: int) -> Found:
     """Something answered a plain read where chips of the table live; no id register says which."""
+    if not any(address in info.addresses for info in CHIPS.values()):
+        return _expander(bus, address)
     kinds = sorted((k for k, info in CHIPS.items() if address in info.addresses), key=lambda k: k in _SILENT_WHEN_IDLE)
     title = "/".join(dict.fromkeys(PROPOSALS[k].title for k in kinds))
     where, place = f"i2c-{bus} {address:#04x}", f"{bus}-{address:02x}"
@@ -443,7 +457,8 @@ def render_toml(found: Sequence[Found], taken: Iterable[str] = ()) -> str:
             continue
         lines = [f"# {item.describe()}"]
         for entry_id, entry in zip(ids, item.entries, strict=True):
-            table = ["[[sensors]]", f'id = "{entry_id}"', *(f"{k} = {_toml_value(k, v)}" for k, v in entry.fields)]
+            fields = (f"{k} = {_toml_value(k, v)}" for k, v in entry.fields)
+            table = [f"[[{entry.table}]]", f'id = "{entry_id}"', *fields]
             lines += [("" if item.confirmed else "# ") + line for line in table] + [""]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)

@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import SPI_BUS_PINS, SPI_SELECT_PINS, GatewayConfig, Mcp3xxxConfig, PluginSensorBase
+from gateway.config import (
+    EXPANDER_PINS,
+    SPI_BUS_PINS,
+    SPI_SELECT_PINS,
+    ExpanderPin,
+    GatewayConfig,
+    Mcp3xxxConfig,
+    PluginSensorBase,
+)
 
 BOOT_CONFIGS = (Path("/boot/firmware/config.txt"), Path("/boot/config.txt"))
 
@@ -122,13 +130,35 @@ def pin_uses(config: GatewayConfig) -> list[PinUse]:
         for role, pin in sensor.pins().items():
             label = f"{role} ({sensor.kind})" if isinstance(sensor, Mcp3xxxConfig) else role
             uses.append(PinUse(pin, sensor.id, label))
-    uses += [PinUse(output.pin, output.id, f"pin ({output.kind})") for output in config.outputs]
+    uses += [
+        PinUse(pin, output.id, f"pin ({output.kind})") for output in config.outputs for pin in output.pins().values()
+    ]
+    uses += [
+        PinUse(pin, expander.id, f"INT ({expander.chip})")
+        for expander in config.expanders
+        for pin in expander.pins().values()
+    ]
     return uses + bus_uses(config)
+
+
+def expander_rows(config: GatewayConfig) -> list[tuple[str, str, str]]:
+    """(expander pin, used by, as what) for every expander pin the config uses, by expander then pin order."""
+    order = {
+        (e.id, name): (n, i) for n, e in enumerate(config.expanders) for i, name in enumerate(EXPANDER_PINS[e.chip])
+    }
+    rows = [
+        (f"{device.expander}.{device.pin}", device.id, device.kind)
+        for device in (*config.sensors, *config.outputs)
+        if isinstance(device, ExpanderPin) and device.expander is not None
+    ]
+    return sorted(rows, key=lambda row: order.get(tuple(row[0].split(".", 1)), (0, 0)))  # type: ignore[arg-type]
 
 
 def bus_uses(config: GatewayConfig) -> list[PinUse]:
     """The pins of the shared buses (I2C1, a 1-Wire pin) the sensors sit on, once per bus."""
     buses: dict[str, dict[str, int]] = {}
+    if any(expander.bus == 1 for expander in config.expanders):
+        buses["I2C1"] = {"SDA": 2, "SCL": 3}
     for sensor in config.sensors:
         if isinstance(sensor, PluginSensorBase) and (bus := sensor.bus_pins()) is not None:
             buses.setdefault(bus[0], bus[1])

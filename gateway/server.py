@@ -13,6 +13,7 @@ from gateway import __version__
 from gateway.broker import connection_settings, insecure_tls_warning
 from gateway.config import GatewayConfig, PolledSensor
 from gateway.counter import Counter, counter_path
+from gateway.devices.hardware import Hardware
 from gateway.devices.outputs import OutputDriver, open_output
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.devices.probe import hardware_for
@@ -62,6 +63,7 @@ class Gateway:
         self._drivers: list[Driver | Counter] = []
         self._counters: dict[str, Counter] = {}  # by sensor id, for their commands
         self._simulator: Simulator | None = None
+        self._hardware: Hardware | None = None  # what the sensors opened on: the outputs open on it too
         self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
         self._outbox: DurableOutbox | None = None
         self._lanes: Lanes | None = None
@@ -137,11 +139,12 @@ class Gateway:
         self._pin_factory(config)
         configs = list(config.sensors)
         self._simulator = None
-        hardware = hardware_for(config, self._factory)
+        hardware = self._hardware = hardware_for(config, self._factory)
         if config.gpio.simulated:
             self._simulator = Simulator(self._factory, self.state_dir, adcs=self._simulated_adcs)
             configs = self._simulator.prepare(configs)
-            hardware = self._simulator.hardware()
+            self._simulator.prepare_expanders(config.expanders, configs)
+            hardware = self._hardware = self._simulator.hardware(config.expanders)
         sensors = []
         self._counters.clear()
         for sensor_config, channel in zip(configs, channels, strict=True):
@@ -219,7 +222,7 @@ class Gateway:
         drivers: list[OutputDriver] = []
         try:
             for output in config.outputs:
-                drivers.append(open_output(output, factory))
+                drivers.append(open_output(output, factory, self._hardware))
         except GatewayError:
             for driver in drivers:
                 with suppress(Exception):

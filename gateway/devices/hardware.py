@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.config import ExpanderConfig
 from gateway.devices.chip import ChipPool
 
 if TYPE_CHECKING:  # the I2C layer loads smbus2; only a kind that uses a bus pays for it
@@ -25,6 +26,7 @@ class Hardware:
     dev_root: Path = Path("/dev")
     simulated_i2c: Any | None = None  # a gateway.devices.i2c.simulators.SimulatedI2c, in simulation only
     chips: ChipPool = field(default_factory=ChipPool)
+    expanders: tuple[ExpanderConfig, ...] = ()  # the [[expanders]] whose pins inputs and outputs may name
 
     def i2c_bus(self, number: int) -> I2cBus:
         """An open `/dev/i2c-<number>` (or the simulated bus); DeviceError when it cannot be opened."""

@@ -12,7 +12,9 @@ from typing import Any
 import gpiozero
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from gateway.config import BuzzerConfig, LedConfig, OutputConfig, PwmConfig
+from gateway.config import BuzzerConfig, LedConfig, OutputConfig, PwmConfig, SwitchOutputBase
+from gateway.devices.expander_pins import ExpanderSwitch, expander_of
+from gateway.devices.hardware import Hardware
 from gateway.errors import DeviceError
 
 
@@ -46,8 +48,12 @@ class OutputDriver:
         self._device.close()
 
 
-def open_output(config: OutputConfig, factory: Any) -> OutputDriver:
-    """The driver for one configured output, built on `factory`, at its `initial` state."""
+def open_output(config: OutputConfig, factory: Any, hardware: Hardware | None = None) -> OutputDriver:
+    """The driver for one configured output, built on `factory` (or an expander of `hardware`), at its `initial`
+    state."""
+    if config.expander is not None and isinstance(config, SwitchOutputBase):
+        hardware = hardware or Hardware(factory)
+        return OutputDriver(config, ExpanderSwitch(config, expander_of(config, hardware.expanders), hardware))
     options: dict[str, Any] = {"active_high": config.active_high, "pin_factory": factory}
     if isinstance(config, PwmConfig):
         device_class: Any = gpiozero.PWMOutputDevice
@@ -59,7 +65,7 @@ def open_output(config: OutputConfig, factory: Any) -> OutputDriver:
         options["initial_value"] = config.initial == "ON"
     with _mock_pwm_pins(factory, isinstance(config, PwmConfig)):
         try:
-            return OutputDriver(config, device_class(config.pin, **options))
+            return OutputDriver(config, device_class(config.gpio(), **options))
         except Exception as exc:
             raise DeviceError(f"output {config.id!r}: cannot set up {device_class.__name__}: {exc}") from exc
 

@@ -41,7 +41,8 @@ def probe_sensors(factory: Any, config: GatewayConfig, sensors: Sequence[SensorC
     if config.gpio.simulated:
         simulator = Simulator(factory, state_dir)
         sensors = simulator.prepare(sensors)
-        hardware = simulator.hardware()
+        simulator.prepare_expanders(config.expanders, sensors)
+        hardware = simulator.hardware(config.expanders)
     results = []
     for sensor in sensors:
         try:
@@ -57,4 +58,5 @@ def probe_sensors(factory: Any, config: GatewayConfig, sensors: Sequence[SensorC
 
 def hardware_for(config: GatewayConfig, factory: Any) -> Hardware:
     """The real machine's hardware as the config places it: the pin factory and the kernel's device trees."""
-    return Hardware(factory, sysfs_root=config.devices.sysfs_root, dev_root=config.devices.dev_root)
+    devices = config.devices
+    return Hardware(factory, sysfs_root=devices.sysfs_root, dev_root=devices.dev_root, expanders=config.expanders)

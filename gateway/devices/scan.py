@@ -56,9 +56,14 @@ class BusScan:
     error: str | None = None  # the bus could not be opened, or failed in a way that is not "nothing there"
 
 
+# GPIO expanders: MCP23017/MCP23008/PCF8574/PCF8575 at 0x20-0x27, PCF8574A at 0x38-0x3f. Only plain reads: a
+# register-pointer write would set a PCF8574's pins (it has no registers: any written byte drives them).
+EXPANDER_ADDRESSES = (*range(0x20, 0x28), *range(0x38, 0x40))
+
+
 def probe_addresses() -> tuple[int, ...]:
-    """Every address where a chip of the kernel table can answer, ascending."""
-    return tuple(sorted({address for info in CHIPS.values() for address in info.addresses}))
+    """Every address where a chip of the kernel table or an expander can answer, ascending."""
+    return tuple(sorted({address for info in CHIPS.values() for address in info.addresses} | set(EXPANDER_ADDRESSES)))
 
 
 def i2c_buses(dev_root: Path) -> list[int]:

@@ -27,6 +27,7 @@ from gateway.config import (
     SensorConfig,
 )
 from gateway.devices.chip import ChipQuantity
+from gateway.devices.expander_pins import ExpanderInput, expander_of
 from gateway.devices.hardware import Hardware
 from gateway.errors import DeviceError
 from gateway.plugins import SensorPlugin, plugin_for
@@ -118,7 +119,7 @@ class PolledInput:
         self._device.close()
 
 
-Driver = EdgeInput | PolledInput | PulseInput
+Driver = EdgeInput | ExpanderInput | PolledInput | PulseInput
 
 
 def open_sensor(config: SensorConfig | PluginSensorBase, hardware: Hardware | Any) -> Driver:
@@ -127,6 +128,8 @@ def open_sensor(config: SensorConfig | PluginSensorBase, hardware: Hardware | An
         hardware = Hardware(hardware)
     factory = hardware.pin_factory
     if isinstance(config, BinaryInput):
+        if config.expander is not None:
+            return ExpanderInput(config, expander_of(config, hardware.expanders), hardware)
         return EdgeInput(config, factory)
     if isinstance(config, CounterConfig):
         return PulseInput(config, factory)
@@ -236,7 +239,7 @@ def _input_device(config: BinaryInput | CounterConfig, device_class: Any, factor
     return _build(
         config.id,
         device_class,
-        config.pin,
+        config.gpio(),
         pull_up=_PULL[config.pull],
         active_state=_ACTIVE[config.active_state],
         bounce_time=config.bounce_time,

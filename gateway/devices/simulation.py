@@ -15,6 +15,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockSPIDevice, MockTriggerPin
 
@@ -25,6 +26,7 @@ from gateway.config import (
     CounterConfig,
     CpuTemperatureConfig,
     DistanceConfig,
+    ExpanderConfig,
     LightConfig,
     Mcp3xxxConfig,
     PolledSensor,
@@ -111,21 +113,48 @@ class Simulator:
         self._binary: list[tuple[MockPin, float]] = []
         self._gestures: list[tuple[MockPin, bool, float]] = []  # button pin, pressed is high, long press seconds
         self._pulsed: list[tuple[MockPin, bool]] = []  # counter pins, and whether a pulse drives them low
+        self._expander_inputs: list[tuple[Any, str, float]] = []  # simulated expander, pin, mean seconds between
         # The polled kinds' simulated hardware (each kind's `simulate`). Absolute: the fake tree's symlinks
         # point at absolute targets, as the kernel's resolve.
         self.chips = SimulatedHardware(fake_sysfs_root(state_dir), self._rng, pin_factory=factory, adcs=self._adcs)
 
-    def hardware(self) -> Hardware:
+    def hardware(self, expanders: tuple[ExpanderConfig, ...] = ()) -> Hardware:
         """What the sensors open on: the mock pins, the fake sysfs tree and the simulated I2C chips."""
         i2c = self.chips.i2c if self.chips.uses_i2c else None
         dev_root = self._state_dir / "simulation" / "dev"  # where the simulated /dev/i2c-N nodes go
-        return Hardware(self._factory, sysfs_root=self.chips.sysfs_root, dev_root=dev_root, simulated_i2c=i2c)
+        root = self.chips.sysfs_root
+        return Hardware(self._factory, sysfs_root=root, dev_root=dev_root, simulated_i2c=i2c, expanders=expanders)
+
+    def prepare_expanders(self, expanders: tuple[ExpanderConfig, ...], sensors: Sequence[SensorConfig]) -> None:
+        """Register-level expanders on the simulated bus, INT wired to its mock Pi pin, and their inputs
+        pressed now and then (a button to ground: low while pressed)."""
+        from gateway.devices.expander_pins import chip_pin  # noqa: PLC0415 - simulation of expanders only
+        from gateway.devices.expanders.simulators import (  # noqa: PLC0415
+            SimulatedMcp23x,
+            SimulatedPcf857x,
+            wire_interrupt,
+        )
+
+        for expander in expanders:
+            chip = (SimulatedMcp23x if expander.chip.startswith("mcp") else SimulatedPcf857x)(expander.chip)
+            self.chips.i2c.chips[expander.address] = chip
+            if expander.interrupt_pin is not None:
+                wire_interrupt(chip, self._factory, expander.interrupt_pin)
+            inputs = [
+                chip_pin(expander.chip, str(s.pin))
+                for s in sensors
+                if isinstance(s, BinaryInput) and s.expander == expander.id
+            ]
+            for pin in inputs:
+                self._expander_inputs.append((chip, pin, self._rng.uniform(3.0, 9.0)))
 
     def prepare(self, sensors: Sequence[SensorConfig]) -> list[SensorConfig]:
         """Set up the mock pins each sensor needs; return the configs to build (fake sysfs paths)."""
         return [self._prepare_one(sensor) for sensor in sensors]
 
     def _prepare_one(self, sensor: SensorConfig) -> SensorConfig:
+        if isinstance(sensor, BinaryInput) and sensor.expander is not None:
+            return sensor  # prepare_expanders drives it
         if isinstance(sensor, PolledSensor) and not isinstance(sensor, CounterConfig):
             simulate = plugin_for(sensor).simulate  # the kind's own simulation
             replaced = simulate(sensor, self.chips) if simulate is not None else None
@@ -151,12 +180,19 @@ class Simulator:
 
     async def _drive(self) -> None:
         next_edge = [time.monotonic() + period for _pin, period in self._binary]
+        next_press = [time.monotonic() + period for _chip, _pin, period in self._expander_inputs]
+        released = [True] * len(self._expander_inputs)  # pulled up: high until pressed
         while True:
             now = time.monotonic()
             for index, (pin, period) in enumerate(self._binary):
                 if now >= next_edge[index]:
                     _toggle(pin)
                     next_edge[index] = now + self._rng.uniform(0.5, 1.5) * period
+            for index, (chip, name, period) in enumerate(self._expander_inputs):
+                if now >= next_press[index]:
+                    released[index] = not released[index]
+                    chip.set_input(name, released[index])
+                    next_press[index] = now + self._rng.uniform(0.5, 1.5) * period
             self.chips.tick(now)
             self._pulse_counters()
             await asyncio.sleep(0.25)

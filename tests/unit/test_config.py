@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
@@ -303,3 +304,48 @@ class TestTopicsAtLoad:
             GatewayConfig.model_validate(fits | {"gateway": {"id": "test"}})
         roomy = {"mqtt": {"max_topic_bytes": len(topic) + len("/availability")}, "sensors": [sensor]}
         assert GatewayConfig.model_validate(roomy | {"gateway": {"id": "test"}}).sensors[0].id == "load"
+
+
+class TestExpanders:
+    EXPANDER: ClassVar[dict[str, Any]] = {"id": "porch", "chip": "mcp23017", "address": 0x20, "interrupt_pin": 17}
+
+    def config(self, *devices: dict[str, Any], outputs: tuple[dict[str, Any], ...] = ()) -> GatewayConfig:
+        return GatewayConfig.model_validate(
+            {"expanders": [self.EXPANDER], "sensors": list(devices), "outputs": list(outputs)}
+        )
+
+    def test_inputs_and_relays_name_an_expanders_pins(self) -> None:
+        """A button on porch.A3 and a relay on porch.B0 load; the expander's INT pin and I2C1 are Pi pins."""
+        config = self.config(
+            {"id": "gate", "kind": "button", "expander": "porch", "pin": "A3"},
+            outputs=({"id": "lamp", "kind": "relay", "expander": "porch", "pin": "B0"},),
+        )
+        assert (getattr(config.sensors[0], "pin", None), config.outputs[0].pin) == ("A3", "B0")
+
+    @pytest.mark.parametrize(
+        ("sensor", "output", "problem"),
+        [
+            ({"expander": "porch", "pin": "C3"}, None, "a mcp23017 has pins A0, .*B7, not 'C3'"),
+            ({"expander": "garage", "pin": "A3"}, None, "expander 'garage' is not in \\[\\[expanders\\]\\]"),
+            ({"pin": "A3"}, None, "is an expander pin name"),
+            ({"expander": "porch", "pin": 4}, None, "names the expander's pin"),
+            ({"expander": "porch", "pin": "A3", "pull": "down"}, None, "no pull-down"),
+            ({"pin": 17}, None, r"GPIO17 \(porch.int\) is already used by gate"),
+            ({"expander": "porch", "pin": "A3"}, {"kind": "relay", "expander": "porch", "pin": "A3"}, "used by both"),
+            (None, {"kind": "pwm", "expander": "porch", "pin": "B1"}, "PWM needs a Pi pin"),
+            (None, {"kind": "relay", "pin": 2}, "GPIO2 is I2C1 SDA for 'porch'"),
+        ],
+    )
+    def test_bad_expander_pins_are_refused_at_load(
+        self, sensor: dict[str, Any] | None, output: dict[str, Any] | None, problem: str
+    ) -> None:
+        """Each wrong use of an expander pin is refused when the config loads, saying what is wrong."""
+        sensors = [{"id": "gate", "kind": "button", **sensor}] if sensor else []
+        outputs = ({"id": "lamp", **output},) if output else ()
+        with pytest.raises(ValueError, match=problem):
+            self.config(*sensors, outputs=outputs)
+
+    def test_a_counter_is_refused_on_an_expander(self) -> None:
+        """A pulse counter needs every edge of a Pi pin; on an expander it is refused."""
+        with pytest.raises(ValueError, match="counts edges on a Pi pin"):
+            self.config({"id": "meter", "kind": "counter", "expander": "porch", "pin": "A0"})

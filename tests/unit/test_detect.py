@@ -18,6 +18,7 @@ from smbus2.smbus2 import I2C_FUNCS
 from gateway.cli import main
 from gateway.config import ID_PATTERN
 from gateway.detect import PROPOSALS, Detection, Found, assign_ids, detect, render_toml
+from gateway.devices.expanders.simulators import SimulatedMcp23x
 from gateway.devices.i2c.simulators import (
     Message,
     SimulatedBh1750,
@@ -246,6 +247,22 @@ class TestI2cProbes:
             ("ina219-current", "ina219"),
             ("ina219-power", "ina219"),
         }
+
+    def test_an_expander_is_found_by_a_plain_read_and_never_written(
+        self, sysfs: Path, dev: Path, sim: SimulatedI2c, tmp_path: Path
+    ) -> None:
+        """An MCP23017 at 0x20 answers a plain read: an [[expanders]] table is proposed (commented out, valid once
+        uncommented), and no byte is written to it (a write would drive a PCF8574's pins)."""
+        chip = SimulatedMcp23x("mcp23017")
+        sim.chips[0x20] = chip
+        detection = detect(sysfs, dev)
+        assert [f.describe().split(":")[0] for f in detection.found] == [
+            "something answers at i2c-1 0x20 (MCP23017/MCP23008/PCF8574/PCF8575?)"
+        ]
+        assert not [m for m in sim.log if m.write]
+        assert chip.output_history == []
+        expanders = load_config(write_config(tmp_path, sysfs, dev, uncommented(render_toml(detection.found))), {})
+        assert [(e.id, e.chip, e.address) for e in expanders.config.expanders] == [("expander-20", "mcp23017", 0x20)]
 
     def test_address_a_kernel_driver_owns_is_not_probed(self, sysfs: Path, dev: Path, sim: SimulatedI2c) -> None:
         """With the kernel's bmp280 bound at 1-0076, nothing goes to 0x76: it is reported once, by the kernel route."""

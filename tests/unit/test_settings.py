@@ -25,7 +25,7 @@ def field_names(model: type[BaseModel]) -> list[str]:
 SECTIONS = {
     name: field_names(typing.cast(type[BaseModel], info.annotation))
     for name, info in GatewayConfig.model_fields.items()
-    if name not in {"sensors", "outputs"}
+    if name not in {"sensors", "outputs", "expanders"}
 }
 
 

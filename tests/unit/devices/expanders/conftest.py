@@ -1,0 +1,72 @@
+"""A simulated adapter as `i2c-1` with an I2cBus on it (real smbus2), and a recorder of watcher reports."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.devices.i2c.bus import I2cBus
+from gateway.devices.i2c.simulators import SimulatedI2c, attached
+from gateway.errors import DeviceError
+
+WAIT = 20.0  # generous: the events come in milliseconds, but CI is a loaded 2-core machine
+
+
+class Reports:
+    """Collects `on_change(pin, level, timestamp)` and `on_error(exc)` calls; tests wait on them."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, bool]] = []
+        self.errors: list[DeviceError] = []
+        self._condition = threading.Condition()
+
+    def on_change(self, pin: str, level: bool, timestamp: float) -> None:
+        with self._condition:
+            self.changes.append((pin, level))
+            self._condition.notify_all()
+
+    def on_error(self, exc: DeviceError) -> None:
+        with self._condition:
+            self.errors.append(exc)
+            self._condition.notify_all()
+
+    def last(self, pin: str) -> bool | None:
+        """The last level reported for `pin` (None if none)."""
+        with self._condition:
+            return next((level for name, level in reversed(self.changes) if name == pin), None)
+
+    def wait(self, predicate: Callable[[Reports], bool], timeout: float = WAIT) -> None:
+        """Block until `predicate(self)` holds (checked on every report); fail after `timeout`."""
+        with self._condition:
+            assert self._condition.wait_for(lambda: predicate(self), timeout), (self.changes, self.errors)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Poll a condition no callback announces (a chip's INT level), every 5 ms."""
+    done = threading.Event()
+    for _ in range(int(timeout / 0.005)):
+        if predicate():
+            return
+        done.wait(0.005)
+    raise AssertionError("condition not reached")
+
+
+@pytest.fixture
+def sim() -> SimulatedI2c:
+    return SimulatedI2c()
+
+
+@pytest.fixture
+def bus(sim: SimulatedI2c, tmp_path: Path) -> Iterator[I2cBus]:
+    with attached(sim, tmp_path, 1):
+        opened = I2cBus(1, dev_root=tmp_path)
+        yield opened
+        opened.close()
+
+
+@pytest.fixture
+def reports() -> Reports:
+    return Reports()
