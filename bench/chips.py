@@ -10,6 +10,9 @@
 2. Loop stalls: in-process, the sampler reads a BH1750 (a 180 ms measurement) and a BME280 through our drivers
    while a 5 ms ticker measures how late the loop wakes it. As configured (reads on the sensor's thread) and,
    for contrast, with the same reads forced onto the loop.
+3. Expander inputs (in-process, simulated chip behind the real smbus2, gpiozero's MockFactory): the CPU per edge
+   of a button on an MCP23017 with INT wired against a button on a Pi pin, both at 100 edges/s, and an idle
+   expander's I2C transactions and CPU (target: no polling at all).
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ async def chip_suite(broker: Broker, workdir: Path, rounds: int, seconds: float)
         "ratio_to_raw_aiomqtt": ratios,
         "loop_stalls_reads_on_their_thread": await loop_stalls(seconds, on_loop=False),
         "loop_stalls_reads_forced_on_loop": await loop_stalls(seconds, on_loop=True),
+        "expander": await asyncio.to_thread(expander_suite, seconds),
     }
 
 
@@ -197,3 +201,78 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Expander inputs: CPU per edge against a Pi pin, and an idle expander with INT wired
+
+
+def _edges_cpu(open_input: Any, drive: Any, rate: float, seconds: float) -> float:
+    """Process CPU microseconds per edge while `drive(n)` makes `rate` edges/s and the input reports them."""
+    reported = 0
+
+    def on_change(_active: bool, _timestamp: float) -> None:
+        nonlocal reported
+        reported += 1
+
+    driver = open_input()
+    driver.start(on_change)
+    count = int(rate * seconds)
+    cpu0, started = time.process_time(), time.monotonic()
+    for n in range(count):
+        drive(n)
+        time.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
+    deadline = time.monotonic() + 10
+    while reported < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cpu = time.process_time() - cpu0
+    driver.close()
+    return 1e6 * cpu / max(1, reported)
+
+
+def expander_suite(seconds: float) -> dict[str, float]:
+    """A button on an MCP23017 (INT on a Pi pin) vs one on a Pi pin at 100 edges/s; the idle expander's cost."""
+    from gateway.config import GatewayConfig  # noqa: PLC0415
+    from gateway.devices.expanders.simulators import SimulatedMcp23x, wire_interrupt  # noqa: PLC0415
+
+    config = GatewayConfig.model_validate(
+        {
+            "expanders": [{"id": "x", "chip": "mcp23017", "address": 0x20, "interrupt_pin": 25}],
+            "sensors": [
+                {"id": "pi", "kind": "button", "pin": 17},
+                {"id": "ex", "kind": "button", "expander": "x", "pin": "A0"},
+            ],
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="pmg-expander-") as tmp:
+        factory, chip = MockFactory(), SimulatedMcp23x("mcp23017")
+        sim = SimulatedI2c({0x20: chip})
+        with attached(sim, Path(tmp), 1):
+            wire_interrupt(chip, factory, 25)
+            hardware = Hardware(factory, dev_root=Path(tmp), expanders=config.expanders)
+            pi_pin = factory.pin(17)
+            pi = _edges_cpu(
+                lambda: open_sensor(config.sensors[0], hardware),
+                lambda n: pi_pin.drive_low() if n % 2 == 0 else pi_pin.drive_high(),
+                100,
+                seconds,
+            )
+            expander = _edges_cpu(
+                lambda: open_sensor(config.sensors[1], hardware),
+                lambda n: chip.set_input("A0", n % 2 == 1),
+                100,
+                seconds,
+            )
+            idle = open_sensor(config.sensors[1], hardware)
+            idle.start(lambda _active, _ts: None)  # type: ignore[union-attr]
+            before, cpu0 = sim.transactions[0x20], time.process_time()
+            time.sleep(seconds)
+            idle_cpu, idle_reads = time.process_time() - cpu0, sim.transactions[0x20] - before
+            idle.close()
+    return {
+        "pi_pin_us_per_edge": pi,
+        "expander_us_per_edge": expander,
+        "ratio": expander / pi,
+        "idle_transactions": idle_reads,
+        "idle_cpu_percent": 100 * idle_cpu / seconds,
+    }
