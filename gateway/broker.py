@@ -42,4 +42,5 @@ def connection_settings(
         tls=tls,
         timeout=mqtt.publish_timeout,
         max_inflight=mqtt.max_inflight,
+        nodes=mqtt.nodes,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 
@@ -15,7 +16,7 @@ from gateway.native import native_problems, needed_modules
 from gateway.pinmap import conflicts, read_buses
 from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
-from gateway.topics import Topics
+from gateway.topics import Topics, portability_warning
 
 OK, WARN, FAIL = "ok  ", "warn", "FAIL"
 
@@ -27,8 +28,9 @@ async def run_check(loaded: LoadedConfig, *, timeout: float) -> int:
     passed = _check_native(loaded)
     passed = _check_pins(loaded) and passed
     passed = await asyncio.to_thread(_check_devices, loaded) and passed
-    if warning := insecure_tls_warning(config):
-        _line(WARN, warning)
+    for warning in (insecure_tls_warning(config), portability_warning(config.gateway.topic_prefix)):
+        if warning:
+            _line(WARN, warning)
     passed = await _check_broker(loaded, timeout) and passed
     return EX_OK if passed else EX_FAILURE
 
@@ -72,10 +74,21 @@ def _check_devices(loaded: LoadedConfig) -> bool:
 
 
 async def _check_broker(loaded: LoadedConfig, timeout: float) -> bool:
+    """Every broker node in turn (a cluster's nodes each get their line): all must answer."""
     config = loaded.config
-    target = f"{config.mqtt.host}:{config.mqtt.effective_port}"
-    settings = connection_settings(
-        config, loaded.password, will_topic=None, client_id=f"pi-mqtt-gateway-check-{os.getpid()}"
+    results = [await _check_node(loaded, node, timeout) for node in config.mqtt.nodes]
+    return all(results)
+
+
+async def _check_node(loaded: LoadedConfig, node: tuple[str, int], timeout: float) -> bool:
+    config = loaded.config
+    host, port = node
+    target = f"{host}:{port}"
+    settings = dataclasses.replace(
+        connection_settings(config, loaded.password, will_topic=None, client_id=f"pi-mqtt-gateway-check-{os.getpid()}"),
+        host=host,
+        port=port,
+        nodes=(),
     )
     qos2 = _uses_qos2(config)
     try:

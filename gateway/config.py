@@ -128,11 +128,17 @@ class TlsSection(Model):
         return self
 
 
+BrokerNode = Annotated[str, StringConstraints(pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]{1,253})(:[0-9]{1,5})?$")]
+
+
 class MqttSection(Model):
     """`[mqtt]`: the broker connection."""
 
     host: Annotated[str, StringConstraints(min_length=1, max_length=253)] = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] | None = Field(default=None, description="1883, 8883 with TLS")
+    hosts: Annotated[tuple[BrokerNode, ...], Field(strict=False, max_length=16)] = Field(
+        default=(), description="broker nodes in failover order, `host` or `host:port` (then `host` is not used)"
+    )
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     username: Annotated[str, StringConstraints(min_length=1)] | None = None
     password: SecretStr | None = None
@@ -162,6 +168,31 @@ class MqttSection(Model):
         if self.port is not None:
             return self.port
         return 8883 if self.tls is not None else 1883
+
+    @property
+    def nodes(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of every broker node in failover order: `hosts`, else `host` and `port`."""
+        if not self.hosts:
+            return ((self.host, self.effective_port),)
+        return tuple(_node(text, self.effective_port) for text in self.hosts)
+
+    @model_validator(mode="after")
+    def _nodes_valid(self) -> Self:
+        for host, port in self.nodes:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"hosts: port {port} of {host!r} is not 1..65535")
+        if len(set(self.nodes)) != len(self.nodes):
+            raise ValueError("hosts: a node is listed twice")
+        return self
+
+
+def _node(text: str, default_port: int) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` as (host, port)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest[1:]) if rest else default_port
+    host, colon, port = text.rpartition(":")
+    return (host, int(port)) if colon else (text, default_port)
 
 
 class OutboxSection(Model):

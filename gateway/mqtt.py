@@ -86,6 +86,7 @@ class ConnectionSettings:
     tls: TlsSettings | None = None
     timeout: float = 10.0
     max_inflight: int = 10
+    nodes: tuple[tuple[str, int], ...] = ()  # failover order; empty: just (host, port)
 
 
 class PublishAcks:
@@ -211,6 +212,18 @@ class MqttTransport:
         self._mqtt5_doubt_after = mqtt5_doubt_after
         self._silent_attempts = 0  # consecutive attempts without a CONNACK, while never connected
         self._ever_connected = False
+        self._nodes = settings.nodes or ((settings.host, settings.port),)
+        self._current = 0
+
+    @property
+    def node(self) -> str:
+        """`host:port` of the broker node the next (or the current) connection goes to."""
+        host, port = self._nodes[self._current]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def _next_node(self) -> None:
+        """Ordered failover: after a failed attempt or a lost connection, the next node (with one, the same)."""
+        self._current = (self._current + 1) % len(self._nodes)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MqttSession]:
@@ -222,13 +235,19 @@ class MqttTransport:
         ignore_socket_races(asyncio.get_running_loop())
         client = self._build_client()
         acks = PublishAcks(client)
-        await self._enter(client)
+        try:
+            await self._enter(client)
+        except TransportError:
+            self._next_node()
+            raise
         self._ever_connected = True
         self._silent_attempts = 0
         try:
             yield MqttSession(client, acks, self._settings)
-        except BaseException:
+        except BaseException as exc:
             _abort(client)
+            if isinstance(exc, TransportError):  # lost, not stopped: the next attempt tries the next node
+                self._next_node()
             raise
         with suppress(aiomqtt.MqttError):  # the connection is gone either way
             await client.__aexit__(None, None, None)
@@ -300,9 +319,10 @@ class MqttTransport:
 
     def _build_client(self) -> aiomqtt.Client:
         s = self._settings
+        host, port = self._nodes[self._current]  # TLS checks the certificate against this node's name
         return aiomqtt.Client(
-            hostname=s.host,
-            port=s.port,
+            hostname=host,
+            port=port,
             identifier=s.client_id,
             username=s.username,
             password=s.password,

@@ -120,6 +120,7 @@ class Publisher:
         if self._receiver is not None:
             self._receiver.link_changed(False)  # not connected yet: failsafe timers run from the start
         while not stop.is_set():
+            tried = self._transport.node
             try:
                 async with self._transport.connect() as session:
                     self._on_connected()
@@ -127,7 +128,7 @@ class Publisher:
                     return
             except TransportError as exc:
                 self._blame(exc)
-                self._on_connection_failed(exc, delay := self._backoff.next_delay())
+                self._on_connection_failed(exc, delay := self._backoff.next_delay(), tried)
             finally:
                 if self._receiver is not None and self.connected.is_set():
                     self._receiver.link_changed(False)
@@ -140,10 +141,11 @@ class Publisher:
             log.warning("stopping while disconnected", unpublished=len(self._outbox))
 
     def _on_connected(self) -> None:
+        node = self._stats.broker = self._transport.node
         if self._stats.last_error is not None or self._stats.reconnects:
-            log.info("connected to broker", reconnects=self._stats.reconnects)
+            log.info("connected to broker", broker=node, reconnects=self._stats.reconnects)
         else:
-            log.info("connected to broker")
+            log.info("connected to broker", broker=node)
         self._backoff.reset()
         self._stats.connected = True
         self.connected.set()
@@ -151,7 +153,7 @@ class Publisher:
         if self._receiver is not None:
             self._receiver.link_changed(True)
 
-    def _on_connection_failed(self, exc: TransportError, delay: float) -> None:
+    def _on_connection_failed(self, exc: TransportError, delay: float, tried: str) -> None:
         self.first_attempt_done.set()
         was_connected = self._stats.connected
         self._stats.last_error = str(exc)
@@ -160,6 +162,8 @@ class Publisher:
         level = log.error if isinstance(exc, AuthenticationError) else log.warning
         level(
             "connection lost" if was_connected else "cannot connect to broker",
+            broker=self._stats.broker if was_connected else tried,
+            next_broker=self._transport.node,
             error=str(exc),
             hint=connection_error_hint(exc),
             buffered=len(self._outbox),

@@ -34,7 +34,7 @@ from gateway.sampler import Sampler, Sensor
 from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import StateDirLock, resolve_state_dir
 from gateway.stats import Stats
-from gateway.topics import Topics
+from gateway.topics import Topics, portability_warning
 
 log = structlog.get_logger(component="server")
 STOP_COUNTS = ("accepted", "published", "rejected", "dropped", "buffered")  # logged at the end of a run
@@ -127,10 +127,11 @@ class Gateway:
             sensors=len(sensors),
             pin_factory=self.config.gpio.pin_factory,
             simulated=self._simulator is not None,
-            broker=f"{self.config.mqtt.host}:{self.config.mqtt.effective_port}",
+            broker=", ".join(f"{host}:{port}" for host, port in self.config.mqtt.nodes),
         )
-        if warning := insecure_tls_warning(self.config):
-            log.warning(warning)
+        for warning in (insecure_tls_warning(self.config), portability_warning(self.config.gateway.topic_prefix)):
+            if warning:
+                log.warning(warning)
         return sensors
 
     def _open_sensors(self, config: GatewayConfig) -> list[Sensor]:
@@ -335,11 +336,12 @@ class Gateway:
         return True
 
     def _status_line(self) -> str:
-        mqtt = self.config.mqtt
+        host, port = self.config.mqtt.nodes[0]
+        node = self.stats.broker or f"{host}:{port}"  # the node connected to, or last tried
         link = (
-            f"connected to {mqtt.host}:{mqtt.effective_port}"
+            f"connected to {node}"
             if self.stats.connected
-            else (f"broker {mqtt.host}:{mqtt.effective_port} unreachable ({self.stats.last_error or 'connecting'})")
+            else f"broker {node} unreachable ({self.stats.last_error or 'connecting'})"
         )
         return f"STATUS={link}; {self.buffered} buffered, {self.stats.published} published"
 

@@ -41,6 +41,10 @@ class Session(Protocol):
 class Transport(Protocol):
     """Makes connections: each `connect()` is one session, judged by its own CONNACK."""
 
+    @property
+    def node(self) -> str:
+        """`host:port` of the broker node the current (or next) connection is with."""
+
     def connect(self) -> AbstractAsyncContextManager[Session]:
         """Connect (raising TransportError/AuthenticationError) and yield a session until the block ends."""
 

@@ -23,6 +23,7 @@ class Stats:
     commands: int = 0
     commands_rejected: int = 0
     connected: bool = False
+    broker: str | None = None  # host:port of the node connected to (or last tried)
     storage: str = "ok"
     last_error: str | None = None
 
@@ -41,6 +42,7 @@ class Stats:
             "commands": self.commands,
             "commands_rejected": self.commands_rejected,
             "connected": self.connected,
+            "broker": self.broker,
             "storage": self.storage,
             "last_error": self.last_error,
         }

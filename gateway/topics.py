@@ -64,6 +64,19 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(pattern_levels) == len(topic_levels)
 
 
+def portability_warning(topic_prefix: str) -> str | None:
+    """Why `topic_prefix` works on mosquitto but not on every broker (docs/brokers.md), or None."""
+    odd = sorted({c for c in topic_prefix if c in ". "})
+    if not odd:
+        return None
+    shown = " and ".join(repr(c) for c in odd)
+    return (
+        f"gateway.topic_prefix {topic_prefix!r} contains {shown}: NATS closes the connection on such a topic "
+        "(the gateway never comes online there) and RabbitMQ rewrites '.' to '/' (commands then go unmatched); "
+        "use '-' or '_' to be portable"
+    )
+
+
 def topic_problem(topic: str, max_bytes: int) -> str | None:
     """Why a broker would refuse (or choke on) a publish to `topic`, or None when it is fine.
 

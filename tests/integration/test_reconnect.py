@@ -279,3 +279,35 @@ async def publish(broker: Broker, topic: str, payload: bytes) -> None:
     """One QoS 1 publish from a separate client."""
     async with aiomqtt.Client(broker.host, broker.port) as client:
         await client.publish(topic, payload, qos=1)
+
+
+class TestFailoverAcrossHosts:
+    async def test_a_dead_first_node_is_passed_over_for_the_next_one(
+        self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
+    ) -> None:
+        """`hosts = [dead, live]`: the gateway names the dead node it tried, connects to the live one, says which in
+        its log and its stats, and its readings arrive there."""
+        from tests.integration.broker import free_port
+
+        dead = f"127.0.0.1:{free_port()}"  # nothing listens: refused at once
+        live = f"{broker.host}:{broker.port}"
+        config = make_config(
+            tmp_path,
+            [{"id": "door", "kind": "digital_input", "pin": 17, "retain": False}],
+            gateway={"id": "failover", "stats_interval": 0.5},
+            mqtt={"hosts": [dead, live], "reconnect_min": 0.05, "reconnect_max": 0.2},
+        )
+        base = "pi-mqtt-gateway/failover"
+        with capture_logs() as logs:
+            async with subscribe(broker, f"{base}/#") as received, running_gateway(config, mock_factory) as gateway:
+                await wait_until(lambda: gateway.stats.connected, what="connected to the live node")
+                toggle(mock_factory, 17, 2, 1000)
+                await received.wait_for(lambda r: len(r.readings(f"{base}/sensor/door")) >= 2)
+                await received.wait_for(
+                    lambda r: any(json.loads(p).get("broker") == live for p in r.payloads(f"{base}/stats"))
+                )
+                assert gateway.stats.broker == live
+        failed = events(logs, "cannot connect to broker")
+        assert failed[0]["broker"] == dead
+        assert failed[0]["next_broker"] == live
+        assert events(logs, "connected to broker")[0]["broker"] == live

@@ -349,3 +349,34 @@ class TestExpanders:
         """A pulse counter needs every edge of a Pi pin; on an expander it is refused."""
         with pytest.raises(ValueError, match="counts edges on a Pi pin"):
             self.config({"id": "meter", "kind": "counter", "expander": "porch", "pin": "A0"})
+
+
+class TestBrokerNodes:
+    def test_hosts_give_the_failover_order_with_default_ports(self) -> None:
+        """`hosts` entries are `host`, `host:port`, `[v6]` or `[v6]:port`; a missing port is the default."""
+        mqtt = GatewayConfig.model_validate(
+            {"mqtt": {"hosts": ["a.lan", "b.lan:1884", "[fd00::1]", "[fd00::2]:8883"], "port": 1999}}
+        ).mqtt
+        assert mqtt.nodes == (("a.lan", 1999), ("b.lan", 1884), ("fd00::1", 1999), ("fd00::2", 8883))
+
+    def test_without_hosts_the_one_node_is_host_and_port(self) -> None:
+        """No `hosts`: the only node is `host` with its port (8883 with TLS)."""
+        mqtt = GatewayConfig.model_validate({"mqtt": {"host": "broker", "tls": {}}}).mqtt
+        assert mqtt.nodes == (("broker", 8883),)
+
+    @pytest.mark.parametrize(
+        ("hosts", "problem"),
+        [(["a:0"], "port 0"), (["a", "a:1883"], "listed twice"), (["a b"], "should match pattern")],
+    )
+    def test_bad_hosts_are_refused(self, hosts: list[str], problem: str) -> None:
+        """A port out of range, a node listed twice or a malformed entry is refused at load."""
+        with pytest.raises(ValueError, match=problem):
+            GatewayConfig.model_validate({"mqtt": {"hosts": hosts}})
+
+    def test_a_prefix_with_a_dot_or_space_is_flagged_as_not_portable(self) -> None:
+        """NATS closes the connection on '.' and spaces in topics (docs/brokers.md): the warning names both."""
+        from gateway.topics import portability_warning
+
+        assert portability_warning("home/garden pi") is not None
+        assert "'.'" in (portability_warning("site.a") or "")
+        assert portability_warning("home/garden-pi_2") is None

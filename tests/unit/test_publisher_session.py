@@ -33,6 +33,7 @@ class FakeBroker:
     connections: int = 0
     in_flight: int = 0
     most_in_flight: int = 0
+    node: str = "fake:1883"
 
     def __post_init__(self) -> None:
         self.gate.set()
