@@ -199,10 +199,6 @@ def main() -> None:
     print(markdown(result))
 
 
-if __name__ == "__main__":
-    main()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Expander inputs: CPU per edge against a Pi pin, and an idle expander with INT wired
 
@@ -276,3 +272,7 @@ def expander_suite(seconds: float) -> dict[str, float]:
         "idle_transactions": idle_reads,
         "idle_cpu_percent": 100 * idle_cpu / seconds,
     }
+
+
+if __name__ == "__main__":
+    main()
