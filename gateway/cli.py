@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--settle", type=float, default=2.0, help="seconds to collect before --once prints")
     status = commands.add_parser("status", help="service, connection, outbox depth and last error")
     status.add_argument("--settle", type=float, default=2.0, help="seconds to wait for retained status")
+    _fleet_arguments(commands.add_parser("fleet", help="every gateway under the topic prefix: status, broker, errors"))
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
     discovery = commands.add_parser("discovery", help="Home Assistant discovery: what would be announced")
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     uninstall.add_argument("--purge", action="store_true", help="also remove the config and the state directory")
     commands.add_parser("version", help="print the version")
     return parser
+
+
+def _fleet_arguments(fleet: argparse.ArgumentParser) -> None:
+    fleet.add_argument("--settle", type=float, default=1.0, help="seconds after the last retained message (default 1)")
+    output = fleet.add_mutually_exclusive_group()
+    output.add_argument("--watch", action="store_true", help="redraw the table live until Ctrl-C")
+    output.add_argument("--json", action="store_true", help="print a JSON list (exit 1 still flags problems)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,6 +313,21 @@ def _status(args: argparse.Namespace, path: Path) -> int:
     return asyncio.run(status(_load(path), settle=args.settle))
 
 
+def _fleet(args: argparse.Namespace, path: Path) -> int:
+    from gateway.broker import connection_settings  # noqa: PLC0415
+    from gateway.fleet import FleetOptions, fleet  # noqa: PLC0415
+    from gateway.mqtt import MqttTransport  # noqa: PLC0415 - aiomqtt: only when needed
+
+    loaded = _load(path)
+    config = loaded.config
+    # No Last Will, and a client id of its own: the gateway's (mqtt.client_id) would take over its session.
+    client_id = f"pi-mqtt-gateway-fleet-{os.getpid()}"
+    settings = connection_settings(config, loaded.password, will_topic=None, client_id=client_id)
+    target = f"{settings.host}:{settings.port}"
+    options = FleetOptions(config.gateway.topic_prefix, target, settle=args.settle, watch=args.watch, as_json=args.json)
+    return asyncio.run(fleet(MqttTransport(settings), options))
+
+
 def _completion(args: argparse.Namespace, _path: Path) -> int:
     from gateway.completion import bash_script, zsh_script  # noqa: PLC0415
 
@@ -414,6 +437,7 @@ HANDLERS: dict[str, Handler] = {
     "pins": _pins,
     "watch": _watch,
     "status": _status,
+    "fleet": _fleet,
     "completion": _completion,
     "discovery": _discovery,
     "install-service": _install_service,

@@ -11,26 +11,21 @@ import structlog
 
 from gateway import __version__
 from gateway.broker import connection_settings, insecure_tls_warning
-from gateway.config import GatewayConfig, PolledSensor
-from gateway.counter import Counter, counter_path
-from gateway.devices.hardware import Hardware
-from gateway.devices.outputs import OutputDriver, open_output
+from gateway.config import GatewayConfig
 from gateway.devices.pins import close_pin_factory, open_pin_factory
-from gateway.devices.probe import hardware_for
-from gateway.devices.sensors import Driver, PulseInput, open_sensor
-from gateway.devices.simulation import SimulatedAdcs, Simulator
 from gateway.errors import GatewayError, StateError
 from gateway.homeassistant import HomeAssistant, LastStates
 from gateway.inbound import Receivers
+from gateway.inputs import Inputs
 from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
 from gateway.notify import SystemdNotifier
 from gateway.outbox import DurableOutbox
-from gateway.outputs import Outputs
-from gateway.pipeline import Channel, Pipeline, Sink, build_channel
+from gateway.output_bank import OutputBank
+from gateway.pipeline import Pipeline
 from gateway.publisher import Backoff, Publisher
 from gateway.reload import plan_reload
-from gateway.sampler import Sampler, Sensor
+from gateway.sampler import Sensor
 from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import StateDirLock, resolve_state_dir
 from gateway.stats import Stats
@@ -60,14 +55,12 @@ class Gateway:
         self.stats = Stats()
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
-        self._drivers: list[Driver | Counter] = []
-        self._counters: dict[str, Counter] = {}  # by sensor id, for their commands
-        self._simulator: Simulator | None = None
-        self._hardware: Hardware | None = None  # what the sensors opened on: the outputs open on it too
-        self._simulated_adcs: SimulatedAdcs = {}  # kept across reloads: they stay attached to the mock pins
+        self._inputs = Inputs(self.state_dir, self.stats, self._pin_factory)
+        self._outputs = OutputBank(
+            self.stats, self._pin_factory, lambda: self._inputs.hardware, lambda: self._inputs.counters
+        )
         self._outbox: DurableOutbox | None = None
         self._lanes: Lanes | None = None
-        self._outputs: Outputs | None = None
         self._states: LastStates
         self._control_states: LastStates
         self._homeassistant: HomeAssistant
@@ -77,8 +70,6 @@ class Gateway:
         self._reloading = False
         self._publishing: asyncio.Task[None]
         self._stop_publishing: asyncio.Event
-        self._sampling: asyncio.Task[None]
-        self._sampled: tuple[Pipeline, list[Channel]]
 
     @property
     def buffered(self) -> int:
@@ -119,51 +110,20 @@ class Gateway:
         except OSError as exc:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from exc
         lock.acquire()  # before any device or the outbox is touched
-        sensors = self._open_sensors(self.config)
+        sensors = self._inputs.open(self.config)
         log.info(
             "starting",
             version=__version__,
             gateway=self.config.gateway.id,
             sensors=len(sensors),
             pin_factory=self.config.gpio.pin_factory,
-            simulated=self._simulator is not None,
+            simulated=self._inputs.simulated,
             broker=", ".join(f"{host}:{port}" for host, port in self.config.mqtt.nodes),
         )
         for warning in (insecure_tls_warning(self.config), portability_warning(self.config.gateway.topic_prefix)):
             if warning:
                 log.warning(warning)
         return sensors
-
-    def _open_sensors(self, config: GatewayConfig) -> list[Sensor]:
-        """Build every sensor of `config` (channels first, so a bad topic opens no device)."""
-        channels = self._channels_for(config)
-        self._pin_factory(config)
-        configs = list(config.sensors)
-        self._simulator = None
-        hardware = self._hardware = hardware_for(config, self._factory)
-        if config.gpio.simulated:
-            self._simulator = Simulator(self._factory, self.state_dir, adcs=self._simulated_adcs)
-            configs = self._simulator.prepare(configs)
-            self._simulator.prepare_expanders(config.expanders, configs)
-            hardware = self._hardware = self._simulator.hardware(config.expanders)
-        sensors = []
-        self._counters.clear()
-        for sensor_config, channel in zip(configs, channels, strict=True):
-            driver: Driver | Counter = open_sensor(sensor_config, hardware)
-            if isinstance(driver, PulseInput):
-                driver = self._counters[sensor_config.id] = Counter(
-                    driver, counter_path(self.state_dir, driver.config.id)
-                )
-            self._drivers.append(driver)
-            interval = sensor_config.interval if isinstance(sensor_config, PolledSensor) else None
-            sensors.append(Sensor(driver, channel, interval))
-        return sensors
-
-    @staticmethod
-    def _channels_for(config: GatewayConfig) -> list[Channel]:
-        """One channel per sensor (its topics were checked when the config loaded)."""
-        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
-        return [build_channel(sensor, topics.sensor(sensor.id), config.mqtt.qos) for sensor in config.sensors]
 
     async def _run(self, sensors: list[Sensor], outbox: DurableOutbox) -> None:
         control = ControlLane(
@@ -177,12 +137,11 @@ class Gateway:
         self._control_states = self._states.view(control)  # output states, availability, discovery configs
         pipeline = Pipeline(self._states, self.stats, control=control)
         self._homeassistant = HomeAssistant(self.config, self._control_states, self.state_dir)
-        self._outputs = self._open_outputs(self.config, self._control_states)
-        self._outputs.publish_states()
+        outputs = self._outputs.open(self.config, self._control_states)
         async with asyncio.TaskGroup() as group:
             storing = group.create_task(outbox.run(), name="outbox")
             publisher = self._start_publisher(group, lanes)
-            self._start_sampling(group, sensors, pipeline)
+            self._inputs.start(group, sensors, pipeline)
             await self._until_ready(publisher)
             supervising = group.create_task(self._supervise(storing), name="supervisor")
             while await self._next_request() == "reload":
@@ -190,8 +149,8 @@ class Gateway:
             log.info("stopping", buffered=len(lanes))
             self._notifier.notify("STOPPING=1", f"STATUS=stopping, flushing {len(lanes)} messages")
             supervising.cancel()
-            await self._stop_sampling()  # no more edges once we flush
-            self._outputs.shut_down()  # failsafe states, published with the flush
+            await self._inputs.stop()  # no more edges once we flush
+            outputs.shut_down()  # failsafe states, published with the flush
             await self._stop_publisher()
             outbox.stop()  # close() writes what is left
 
@@ -206,7 +165,7 @@ class Gateway:
             stats_interval=self.config.gateway.stats_interval,
             flush_timeout=self.config.gateway.shutdown_timeout,
             window=self.config.mqtt.max_inflight,
-            receiver=Receivers(*(r for r in (self._outputs, self._homeassistant) if r is not None)),
+            receiver=Receivers(*(r for r in (self._outputs.current, self._homeassistant) if r is not None)),
         )
         self._stop_publishing = asyncio.Event()
         self._publishing = group.create_task(publisher.run(self._stop_publishing), name="publisher")
@@ -217,38 +176,10 @@ class Gateway:
         self._stop_publishing.set()
         await self._publishing
 
-    def _open_outputs(self, config: GatewayConfig, sink: Sink) -> Outputs:
-        """Build every output of `config` at its initial state (all or none: a failure closes the rest)."""
-        factory = self._pin_factory(config)
-        drivers: list[OutputDriver] = []
-        try:
-            for output in config.outputs:
-                drivers.append(open_output(output, factory, self._hardware))
-        except GatewayError:
-            for driver in drivers:
-                with suppress(Exception):
-                    driver.close()
-            raise
-        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
-        return Outputs(drivers, sink, topics, self.stats, default_qos=config.mqtt.qos, counters=self._counters)
-
     def _pin_factory(self, config: GatewayConfig) -> Any:
         if self._factory is None:
             self._factory = self._injected_factory or open_pin_factory(config.gpio.pin_factory)
         return self._factory
-
-    def _start_sampling(self, group: asyncio.TaskGroup, sensors: list[Sensor], pipeline: Pipeline) -> None:
-        self._sampling = group.create_task(self._sample(Sampler(sensors, pipeline, self.stats)), name="sampler")
-        self._sampled = (pipeline, [sensor.channel for sensor in sensors])
-
-    async def _stop_sampling(self) -> None:
-        """Stop sampling, close the devices, and store what the filters still hold."""
-        self._sampling.cancel()
-        with suppress(asyncio.CancelledError):
-            await self._sampling
-        self._close_drivers()
-        pipeline, channels = self._sampled
-        pipeline.flush(channels)
 
     async def _next_request(self) -> Literal["stop", "reload"]:
         """Wait for a stop or a reload request; a stop wins when both are pending."""
@@ -279,10 +210,10 @@ class Gateway:
             log.warning("reload: these settings take effect at the next restart", settings=list(plan.needs_restart))
         self._reloading = True
         try:
-            if plan.sensors_changed and not await self._swap_sensors(group, pipeline, plan.config):
+            if plan.sensors_changed and not await self._swap_inputs(group, pipeline, plan.config):
                 return
             config = plan.config
-            if plan.outputs_changed and not self._swap_outputs(config):
+            if plan.outputs_changed and not self._outputs.swap(config, self.config, self._control_states):
                 config = config.model_copy(update={"outputs": self.config.outputs})
             self.config, self._password = config, loaded.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
@@ -306,34 +237,13 @@ class Gateway:
             buffered=len(outbox),
         )
 
-    def _swap_outputs(self, config: GatewayConfig) -> bool:
-        """Close the outputs and open `config`'s at their initial states; on failure reopen the old ones."""
-        old = self.config
-        if self._outputs is not None:
-            self._outputs.close()
+    async def _swap_inputs(self, group: asyncio.TaskGroup, pipeline: Pipeline, config: GatewayConfig) -> bool:
+        """The new config's sensors, or (when one cannot open) the running ones again."""
         try:
-            self._outputs = self._open_outputs(config, self._control_states)
+            return await self._inputs.swap(group, pipeline, config, self.config)
         except GatewayError as exc:
-            log.error("reload of the outputs refused, the running outputs are kept", error=str(exc))
-            self._outputs = self._open_outputs(old, self._control_states)
-            self._outputs.publish_states()
-            return False
-        self._outputs.publish_states()
-        return True
-
-    async def _swap_sensors(self, group: asyncio.TaskGroup, pipeline: Pipeline, config: GatewayConfig) -> bool:
-        """Close the running sensors and open `config`'s; if that fails, reopen the old ones. True on success."""
-        await self._stop_sampling()
-        try:
-            sensors = self._open_sensors(config)
-        except GatewayError as exc:
-            self._close_drivers()
             log.error("reload refused, the running configuration is kept", error=str(exc))
-            sensors = self._open_sensors(self.config)
-            self._start_sampling(group, sensors, pipeline)
             return False
-        self._start_sampling(group, sensors, pipeline)
-        return True
 
     def _status_line(self) -> str:
         host, port = self.config.mqtt.nodes[0]
@@ -350,14 +260,19 @@ class Gateway:
         if not self._notifier.enabled:
             return
         interval = self._notifier.watchdog_interval or 10.0
-        while self._reloading or all(not task.done() for task in (storing, self._publishing, self._sampling)):
+        while self._reloading or all(not task.done() for task in self._vital(storing)):
             fields = [self._status_line()]
             if self._notifier.watchdog_interval is not None:
                 fields.append("WATCHDOG=1")
             self._notifier.notify(*fields)
             await asyncio.sleep(interval)
-        vital = (storing, self._publishing, self._sampling)
-        log.error("a vital task ended: no more watchdog pings", tasks=[t.get_name() for t in vital if t.done()])
+        ended = [task.get_name() for task in self._vital(storing) if task.done()]
+        log.error("a vital task ended: no more watchdog pings", tasks=ended)
+
+    def _vital(self, storing: asyncio.Task[None]) -> tuple[asyncio.Task[None], ...]:
+        """The tasks whose end means the gateway no longer works: storage, publishing, sampling."""
+        sampling = (self._inputs.task,) if self._inputs.task is not None else ()
+        return (storing, self._publishing, *sampling)
 
     async def _until_ready(self, publisher: Publisher) -> None:
         # Ready once devices are up and the first connection was attempted; never wait for the broker itself.
@@ -372,23 +287,9 @@ class Gateway:
         self._notifier.notify("READY=1", self._status_line())
         log.info("ready", connected=publisher.connected.is_set())
 
-    async def _sample(self, sampler: Sampler) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(sampler.run(), name="sensors")
-            if self._simulator is not None:
-                group.create_task(self._simulator.run(), name="simulation")
-
-    def _close_drivers(self) -> None:
-        while self._drivers:
-            driver = self._drivers.pop()
-            with suppress(Exception):  # closing is best effort; one bad device must not keep pins held
-                driver.close()
-
     def _close(self) -> None:
-        self._close_drivers()
-        if self._outputs is not None:
-            with suppress(Exception):
-                self._outputs.close()
+        self._inputs.close()
+        self._outputs.close()
         if self._factory is not None and self._injected_factory is None:
             with suppress(Exception):
                 close_pin_factory(self._factory)

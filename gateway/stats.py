@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway import __version__
+
 
 @dataclass
 class Stats:
@@ -47,7 +49,11 @@ class Stats:
             "last_error": self.last_error,
         }
 
-    def payload(self, buffered: int) -> bytes:
-        """The stats topic's JSON payload, with `ts` (when it was true: a retained copy may be old)."""
+    def payload(self, buffered: int, stats_interval: float | None = None) -> bytes:
+        """The stats topic's JSON payload, with the version, the interval (a reader can tell stale copies) and
+        `ts` (when it was true: a retained copy may be old)."""
         ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return json.dumps(self.snapshot(buffered) | {"ts": ts}, separators=(",", ":")).encode()
+        extra: dict[str, object] = {"version": __version__, "ts": ts}
+        if stats_interval is not None:
+            extra["stats_interval"] = stats_interval
+        return json.dumps(self.snapshot(buffered) | extra, separators=(",", ":")).encode()

@@ -1,0 +1,75 @@
+"""The gateway's outputs: every output opened at its initial state (all or none), under the command policy of
+`gateway.outputs`, swapped whole on a reload (the old ones back if the new ones cannot open), closed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+import structlog
+
+from gateway.config import GatewayConfig
+from gateway.counter import Counter
+from gateway.devices.hardware import Hardware
+from gateway.devices.outputs import OutputDriver, open_output
+from gateway.errors import GatewayError
+from gateway.outputs import Outputs
+from gateway.pipeline import Sink
+from gateway.stats import Stats
+from gateway.topics import Topics
+
+log = structlog.get_logger(component="outputs")
+
+
+class OutputBank:
+    """The open outputs (`current`), opened on the inputs' hardware so expander pins share their chips."""
+
+    def __init__(
+        self,
+        stats: Stats,
+        pin_factory: Callable[[GatewayConfig], Any],
+        hardware: Callable[[], Hardware | None],
+        counters: Callable[[], dict[str, Counter]],
+    ) -> None:
+        self._stats = stats
+        self._pin_factory = pin_factory
+        self._hardware = hardware
+        self._counters = counters
+        self.current: Outputs | None = None
+
+    def open(self, config: GatewayConfig, sink: Sink) -> Outputs:
+        """Build every output of `config` at its initial state and report the states (all or none)."""
+        factory = self._pin_factory(config)
+        drivers: list[OutputDriver] = []
+        try:
+            for output in config.outputs:
+                drivers.append(open_output(output, factory, self._hardware()))
+        except GatewayError:
+            for driver in drivers:
+                with suppress(Exception):
+                    driver.close()
+            raise
+        topics = Topics(config.gateway.topic_prefix, config.gateway.id)
+        self.current = Outputs(
+            drivers, sink, topics, self._stats, default_qos=config.mqtt.qos, counters=self._counters()
+        )
+        self.current.publish_states()
+        return self.current
+
+    def swap(self, new: GatewayConfig, old: GatewayConfig, sink: Sink) -> bool:
+        """Close the outputs and open `new`'s at their initial states; on failure reopen `old`'s. True on success."""
+        self.close()
+        try:
+            self.open(new, sink)
+        except GatewayError as exc:
+            log.error("reload of the outputs refused, the running outputs are kept", error=str(exc))
+            self.open(old, sink)
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close every output (best effort)."""
+        if self.current is not None:
+            with suppress(Exception):
+                self.current.close()
