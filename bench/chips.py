@@ -171,10 +171,26 @@ def markdown(result: dict[str, Any]) -> str:
                 "|---|---|---|",
                 f"| reads on their own thread (as shipped) | {off['max_ms']:.1f} ms | {off['p99_ms']:.1f} ms |",
                 f"| same reads forced onto the loop | {on['max_ms']:.1f} ms | {on['p99_ms']:.1f} ms |",
+                *_expander_lines(result.get("expander")),
             ]
         )
         + "\n"
     )
+
+
+def _expander_lines(expander: dict[str, float] | None) -> list[str]:
+    if expander is None:
+        return []
+    return [
+        "",
+        "| button at 100 edges/s (the process's CPU per edge reported) | CPU per edge | / Pi pin |",
+        "|---|---|---|",
+        f"| on a Pi pin (gpiozero) | {expander['pi_pin_us_per_edge']:.0f} us | 1.00 |",
+        f"| on an MCP23017, INT on a Pi pin (one port read per edge, the chip simulated in Python) | "
+        f"{expander['expander_us_per_edge']:.0f} us | {expander['ratio']:.2f} |",
+        f"| idle expander with INT wired, over the window | {expander['idle_transactions']:.0f} I2C transactions, "
+        f"{expander['idle_cpu_percent']:.3f} % CPU | |",
+    ]
 
 
 async def main_async(rounds: int, seconds: float) -> dict[str, Any]:
