@@ -19,6 +19,7 @@ class ReloadPlan:
     """The config to apply and what applying it rebuilds."""
 
     config: GatewayConfig
+    password: str | None
     sensors_changed: bool
     outputs_changed: bool  # outputs are rebuilt at their initial state, and the connection with them
     connection_changed: bool
@@ -43,13 +44,14 @@ def plan_reload(
         config.gateway,
         new_password,
     )
-    sensors_changed = _channel_settings(running) != _channel_settings(config)
-    outputs_changed = (running.outputs, running.gateway.id, running.gateway.topic_prefix, running.mqtt.qos) != (
-        config.outputs,
-        config.gateway.id,
-        config.gateway.topic_prefix,
-        config.mqtt.qos,
-    )
+    hardware_changed = (running.expanders, running.devices) != (config.expanders, config.devices)
+    sensors_changed = hardware_changed or _channel_settings(running) != _channel_settings(config)
+    outputs_changed = hardware_changed or (
+        running.outputs,
+        running.gateway.id,
+        running.gateway.topic_prefix,
+        running.mqtt.qos,
+    ) != (config.outputs, config.gateway.id, config.gateway.topic_prefix, config.mqtt.qos)
     # The command subscriptions go with the outputs and the counters.
     connection_changed = (
         connection_changed
@@ -57,7 +59,7 @@ def plan_reload(
         or _counters(running) != _counters(config)
         or running.homeassistant != config.homeassistant  # its status subscription
     )
-    return ReloadPlan(config, sensors_changed, outputs_changed, connection_changed, tuple(needs_restart))
+    return ReloadPlan(config, new_password, sensors_changed, outputs_changed, connection_changed, tuple(needs_restart))
 
 
 def _counters(config: GatewayConfig) -> list[str]:

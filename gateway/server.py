@@ -24,7 +24,7 @@ from gateway.outbox import DurableOutbox
 from gateway.output_bank import OutputBank
 from gateway.pipeline import Pipeline
 from gateway.publisher import Backoff, Publisher
-from gateway.reload import plan_reload
+from gateway.reload import ReloadPlan, plan_reload
 from gateway.sampler import Sensor
 from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import StateDirLock, resolve_state_dir
@@ -196,18 +196,10 @@ class Gateway:
         return "reload"
 
     async def _reload(self, group: asyncio.TaskGroup, outbox: Lanes, pipeline: Pipeline) -> None:
-        """Apply a new config file: rebuild the sensors and the connection only where they changed."""
-        if self._config_source is None:
-            log.warning("reload ignored: the gateway was not started from a config file")
+        """Apply a new config file: swap the inputs, swap the outputs, restart the publisher, each only if changed."""
+        plan = await self._plan_reload()
+        if plan is None:
             return
-        try:
-            loaded = await asyncio.to_thread(self._config_source)
-            plan = plan_reload(self.config, self._password, loaded.config, loaded.password)
-        except GatewayError as exc:
-            log.error("reload refused, the running configuration is kept", error=str(exc))
-            return
-        if plan.needs_restart:
-            log.warning("reload: these settings take effect at the next restart", settings=list(plan.needs_restart))
         self._reloading = True
         try:
             if plan.sensors_changed and not await self._swap_inputs(group, pipeline, plan.config):
@@ -215,17 +207,11 @@ class Gateway:
             config = plan.config
             if plan.outputs_changed and not self._outputs.swap(config, self.config, self._control_states):
                 config = config.model_copy(update={"outputs": self.config.outputs})
-            self.config, self._password = config, loaded.password
+            self.config, self._password = config, plan.password
             self.topics = Topics(self.config.gateway.topic_prefix, self.config.gateway.id)
             self._homeassistant.update(self.config)
             self._states.forget_all_but(self.config)  # a removed sensor's last state is never replayed
-            if plan.connection_changed:
-                if warning := insecure_tls_warning(self.config):
-                    log.warning(warning)
-                await self._stop_publisher()
-                self._start_publisher(group, outbox)  # it announces again once connected
-            elif self.config.homeassistant.enabled:
-                self._homeassistant.announce()
+            await self._reconnect_or_announce(group, outbox, reconnect=plan.connection_changed)
         finally:
             self._reloading = False
         log.info(
@@ -236,6 +222,30 @@ class Gateway:
             reconnected=plan.connection_changed,
             buffered=len(outbox),
         )
+
+    async def _plan_reload(self) -> ReloadPlan | None:
+        """Read the config file again and plan what changes; None (logged) when there is nothing to apply."""
+        if self._config_source is None:
+            log.warning("reload ignored: the gateway was not started from a config file")
+            return None
+        try:
+            loaded = await asyncio.to_thread(self._config_source)
+            plan = plan_reload(self.config, self._password, loaded.config, loaded.password)
+        except GatewayError as exc:
+            log.error("reload refused, the running configuration is kept", error=str(exc))
+            return None
+        if plan.needs_restart:
+            log.warning("reload: these settings take effect at the next restart", settings=list(plan.needs_restart))
+        return plan
+
+    async def _reconnect_or_announce(self, group: asyncio.TaskGroup, outbox: Lanes, *, reconnect: bool) -> None:
+        if reconnect:
+            if warning := insecure_tls_warning(self.config):
+                log.warning(warning)
+            await self._stop_publisher()
+            self._start_publisher(group, outbox)  # it announces again once connected
+        elif self.config.homeassistant.enabled:
+            self._homeassistant.announce()
 
     async def _swap_inputs(self, group: asyncio.TaskGroup, pipeline: Pipeline, config: GatewayConfig) -> bool:
         """The new config's sensors, or (when one cannot open) the running ones again."""
