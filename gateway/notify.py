@@ -6,9 +6,12 @@ libsystemd headers and a compiler.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from gateway.stats import Stats
 
 
 class SystemdNotifier:
@@ -50,3 +53,26 @@ def _watchdog_interval(environ: Mapping[str, str]) -> float | None:
     if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
         return None
     return int(usec) / 2 / 1e6
+
+
+async def keep_watchdog_fed(notifier: SystemdNotifier, status: Callable[[], str], alive: Callable[[], bool]) -> None:
+    """Send `STATUS=` (and `WATCHDOG=1` when systemd asks for it) every interval while `alive()`; return when it
+    is not, so systemd restarts a gateway whose vital tasks died. Nothing at all without a notify socket."""
+    if not notifier.enabled:
+        return
+    interval = notifier.watchdog_interval or 10.0
+    while alive():
+        fields = [status()]
+        if notifier.watchdog_interval is not None:
+            fields.append("WATCHDOG=1")
+        notifier.notify(*fields)
+        await asyncio.sleep(interval)
+
+
+def status_line(stats: Stats, first_node: tuple[str, int], buffered: int) -> str:
+    """systemd's `STATUS=`: the broker node connected to (or last tried, or the first), what waits, what went."""
+    node = stats.broker or f"{first_node[0]}:{first_node[1]}"
+    link = (
+        f"connected to {node}" if stats.connected else f"broker {node} unreachable ({stats.last_error or 'connecting'})"
+    )
+    return f"STATUS={link}; {buffered} buffered, {stats.published} published"

@@ -19,7 +19,7 @@ from gateway.inbound import Receivers
 from gateway.inputs import Inputs
 from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
-from gateway.notify import SystemdNotifier
+from gateway.notify import SystemdNotifier, keep_watchdog_fed, status_line
 from gateway.outbox import DurableOutbox
 from gateway.output_bank import OutputBank
 from gateway.pipeline import Pipeline
@@ -256,28 +256,18 @@ class Gateway:
             return False
 
     def _status_line(self) -> str:
-        host, port = self.config.mqtt.nodes[0]
-        node = self.stats.broker or f"{host}:{port}"  # the node connected to, or last tried
-        link = (
-            f"connected to {node}"
-            if self.stats.connected
-            else f"broker {node} unreachable ({self.stats.last_error or 'connecting'})"
-        )
-        return f"STATUS={link}; {self.buffered} buffered, {self.stats.published} published"
+        return status_line(self.stats, self.config.mqtt.nodes[0], self.buffered)
 
     async def _supervise(self, storing: asyncio.Task[None]) -> None:
         """Ping systemd's watchdog only while the loop runs this task and every vital task is alive."""
-        if not self._notifier.enabled:
-            return
-        interval = self._notifier.watchdog_interval or 10.0
-        while self._reloading or all(not task.done() for task in self._vital(storing)):
-            fields = [self._status_line()]
-            if self._notifier.watchdog_interval is not None:
-                fields.append("WATCHDOG=1")
-            self._notifier.notify(*fields)
-            await asyncio.sleep(interval)
-        ended = [task.get_name() for task in self._vital(storing) if task.done()]
-        log.error("a vital task ended: no more watchdog pings", tasks=ended)
+
+        def alive() -> bool:
+            return self._reloading or all(not task.done() for task in self._vital(storing))
+
+        await keep_watchdog_fed(self._notifier, self._status_line, alive)
+        if self._notifier.enabled:
+            ended = [task.get_name() for task in self._vital(storing) if task.done()]
+            log.error("a vital task ended: no more watchdog pings", tasks=ended)
 
     def _vital(self, storing: asyncio.Task[None]) -> tuple[asyncio.Task[None], ...]:
         """The tasks whose end means the gateway no longer works: storage, publishing, sampling."""
