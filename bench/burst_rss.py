@@ -15,9 +15,9 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
+from gateway.config_loader import loaded_from
 from gateway.logs import configure_logging
 from gateway.server import Gateway
-from gateway.settings import loaded_from
 
 PIN = 17
 

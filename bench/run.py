@@ -39,9 +39,9 @@ from bench.chips import markdown as chip_markdown
 from bench.process import ROOT, cpu_suite, idle_and_rss, startup_suite
 from gateway.config import GatewayConfig
 from gateway.config_edit import render_toml
+from gateway.config_loader import loaded_from
 from gateway.logs import configure_logging
 from gateway.server import Gateway
-from gateway.settings import loaded_from
 from tests.integration.broker import Broker, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"

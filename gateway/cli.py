@@ -22,7 +22,7 @@ from gateway import __version__
 from gateway.errors import EX_CONFIG, EX_FAILURE, EX_OK, EX_USAGE, ConfigError, GatewayError, UsageError
 
 if TYPE_CHECKING:
-    from gateway.settings import LoadedConfig
+    from gateway.config_loader import LoadedConfig
 
 Handler = Callable[[argparse.Namespace, Path], int]
 
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and `python -m gateway`."""
     args = build_parser().parse_args(argv)
     try:
-        from gateway.settings import config_path  # noqa: PLC0415 - pydantic is not needed for --help
+        from gateway.config_loader import config_path  # noqa: PLC0415 - pydantic is not needed for --help
     except ImportError as exc:  # a compiled dependency missing for this CPU (ARMv6 without piwheels)
         print(f"pi-mqtt-gateway: {missing_native_message(exc)}", file=sys.stderr)
         return EX_FAILURE
@@ -142,7 +142,7 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _load(path: Path) -> LoadedConfig:
-    from gateway.settings import load_config  # noqa: PLC0415
+    from gateway.config_loader import load_config  # noqa: PLC0415
 
     return load_config(path)
 
@@ -314,7 +314,7 @@ def _status(args: argparse.Namespace, path: Path) -> int:
 
 
 def _fleet(args: argparse.Namespace, path: Path) -> int:
-    from gateway.broker import connection_settings  # noqa: PLC0415
+    from gateway.broker_settings import connection_settings  # noqa: PLC0415
     from gateway.fleet import FleetOptions, fleet  # noqa: PLC0415
     from gateway.mqtt import MqttTransport  # noqa: PLC0415 - aiomqtt: only when needed
 

@@ -1,6 +1,6 @@
 """The configuration models: frozen, strict, `extra="forbid"`, a discriminated union on `kind`.
 
-The models only describe and validate; reading files, the environment and secrets is `gateway.settings`.
+The models only describe and validate; reading files, the environment and secrets is `gateway.config_loader`.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ import tomlkit
 from pydantic import ValidationError
 from tomlkit.items import AoT, Table
 
+from gateway.config_loader import LoadedConfig, describe_error, env_name, parse_literal, read_toml
 from gateway.durable_file import write_durably
 from gateway.errors import ConfigError, ConfigProblem, UsageError
 from gateway.plugins import config_model_for
-from gateway.settings import LoadedConfig, describe_error, env_name, parse_literal, read_toml
 
 REDACTED = "<redacted>"
 _INDEX = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d+)\]$")

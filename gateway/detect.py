@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.config import DevicesSection
+from gateway.config_loader import apply_env_overrides, load_config
 from gateway.devices.kernel.channels import Channel
 from gateway.devices.kernel.chips import CHIPS
 from gateway.devices.kernel.units import Subsystem
@@ -34,7 +35,6 @@ from gateway.devices.kernel.w1 import DEVICE_ID, FAMILIES
 from gateway.devices.scan import BOSCH_CHIP_IDS, Answer, BusScan, i2c_buses, scan_bus
 from gateway.errors import ConfigError, ConfigProblem, DeviceError
 from gateway.kinds.chip import binding_line
-from gateway.settings import apply_env_overrides, load_config
 
 TomlValue = str | int
 Fields = tuple[tuple[str, TomlValue], ...]

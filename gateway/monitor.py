@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from gateway.broker import connection_settings
+from gateway.broker_settings import connection_settings
+from gateway.config_loader import LoadedConfig
 from gateway.errors import TransportError
 from gateway.mqtt import InboundMessage, MqttSession, MqttTransport
-from gateway.settings import LoadedConfig
 from gateway.statedir import resolve_state_dir
 from gateway.store import DB_FILE, read_summary
 from gateway.table import render_table

@@ -1,5 +1,6 @@
 """The gateway's outputs: every output opened at its initial state (all or none), under the command policy of
-`gateway.outputs`, swapped whole on a reload (the old ones back if the new ones cannot open), closed at the end."""
+`gateway.output_policy`, swapped whole on a reload (the old ones back if the new ones cannot open), closed at
+the end."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import structlog
 from gateway.config import GatewayConfig
 from gateway.counter import Counter
 from gateway.devices.hardware import Hardware
-from gateway.devices.outputs import OutputDriver, open_output
+from gateway.devices.output_pins import OutputDriver, open_output
 from gateway.errors import GatewayError
-from gateway.outputs import Outputs
+from gateway.output_policy import Outputs
 from gateway.pipeline import Sink
 from gateway.stats import Stats
 from gateway.topics import Topics

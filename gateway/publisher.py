@@ -193,7 +193,9 @@ class Publisher:
             for task in done - {stopping}:
                 task.result()  # a failed connection raises TransportError here
             await self._flush(tasks)
-            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox), self._stats_interval), qos=0, retain=True)
+            await session.publish(
+                self._topics.stats, self._stats.payload(len(self._outbox), self._stats_interval), qos=0, retain=True
+            )
             await session.publish(self._topics.status, b"offline", qos=1, retain=True)
             log.info("published offline", unpublished=len(self._outbox))
         finally:
@@ -268,7 +270,9 @@ class Publisher:
 
     async def _publish_stats(self, session: Session) -> None:
         async def publish() -> None:
-            await session.publish(self._topics.stats, self._stats.payload(len(self._outbox), self._stats_interval), qos=0, retain=True)
+            await session.publish(
+                self._topics.stats, self._stats.payload(len(self._outbox), self._stats_interval), qos=0, retain=True
+            )
 
         await publish()
         if len(self._outbox):

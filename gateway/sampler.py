@@ -16,7 +16,7 @@ import structlog
 from gateway.counter import Counter
 from gateway.errors import DeviceError
 from gateway.pipeline import Channel, Pipeline
-from gateway.readers import ReaderThread
+from gateway.reader_thread import ReaderThread
 from gateway.stats import Stats
 
 if TYPE_CHECKING:  # drivers come built from the server; the sampler never loads gpiozero itself

@@ -10,8 +10,9 @@ from typing import Any, Literal
 import structlog
 
 from gateway import __version__
-from gateway.broker import connection_settings, insecure_tls_warning
+from gateway.broker_settings import connection_settings, insecure_tls_warning
 from gateway.config import GatewayConfig
+from gateway.config_loader import ConfigSource, LoadedConfig
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.errors import GatewayError, StateError
 from gateway.homeassistant import HomeAssistant, LastStates
@@ -19,16 +20,15 @@ from gateway.inbound import Receivers
 from gateway.inputs import Inputs
 from gateway.lanes import ControlLane, Lanes
 from gateway.mqtt import MqttTransport
-from gateway.notify import SystemdNotifier, keep_watchdog_fed, status_line
 from gateway.outbox import DurableOutbox
 from gateway.output_bank import OutputBank
 from gateway.pipeline import Pipeline
 from gateway.publisher import Backoff, Publisher
 from gateway.reload import ReloadPlan, plan_reload
 from gateway.sampler import Sensor
-from gateway.settings import ConfigSource, LoadedConfig
 from gateway.statedir import StateDirLock, resolve_state_dir
 from gateway.stats import Stats
+from gateway.systemd_notify import SystemdNotifier, keep_watchdog_fed, status_line
 from gateway.topics import Topics, portability_warning
 
 log = structlog.get_logger(component="server")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import GatewayConfig
+from gateway.config_loader import loaded_from
 from gateway.server import Gateway
-from gateway.settings import loaded_from
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from gateway.broker import connection_settings
+from gateway.broker_settings import connection_settings
 from gateway.cli import main
 from gateway.config_edit import render_toml
 from gateway.fleet import FleetOptions, fleet

@@ -15,9 +15,9 @@ from structlog.testing import capture_logs
 
 from gateway.config import GatewayConfig
 from gateway.config_edit import render_toml
+from gateway.config_loader import LoadedConfig, load_config, loaded_from
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.server import Gateway
-from gateway.settings import LoadedConfig, load_config, loaded_from
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker, free_port
 from tests.integration.conftest import subscribe, wait_until

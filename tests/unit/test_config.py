@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.config import GatewayConfig, Mcp3xxxConfig, default_gateway_id, sensor_unit
+from gateway.config_loader import apply_env_overrides, config_path, load_config
 from gateway.errors import ConfigError
-from gateway.settings import apply_env_overrides, config_path, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.config_edit import KeyNotFoundError, get_key, set_key, split_key
+from gateway.config_loader import load_config
 from gateway.errors import EX_CONFIG, EX_OK, EX_USAGE, ConfigError
-from gateway.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "config.example.toml"

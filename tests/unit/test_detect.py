@@ -17,6 +17,7 @@ from smbus2.smbus2 import I2C_FUNCS
 
 from gateway.cli import main
 from gateway.config import ID_PATTERN
+from gateway.config_loader import load_config
 from gateway.detect import PROPOSALS, Detection, Found, assign_ids, detect, render_toml
 from gateway.devices.expanders.simulators import SimulatedMcp23x
 from gateway.devices.i2c.simulators import (
@@ -32,7 +33,6 @@ from gateway.devices.kernel import faketree
 from gateway.devices.kernel.chips import CHIPS
 from gateway.devices.probe import probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK
-from gateway.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

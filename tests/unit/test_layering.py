@@ -15,7 +15,7 @@ ROOTS = {
     "gateway.output_bank",
     "gateway.check",
     "gateway.monitor",
-    "gateway.broker",
+    "gateway.broker_settings",
     "gateway.cli",
 }
 

@@ -8,9 +8,9 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import GatewayConfig
+from gateway.config_loader import load_config
 from gateway.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses, pin_uses
 from gateway.plugins import config_model
-from gateway.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

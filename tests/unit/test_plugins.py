@@ -8,11 +8,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
+from gateway.config_loader import load_config
 from gateway.devices.sensors import open_sensor
 from gateway.errors import ConfigError, DeviceError
 from gateway.plugins import GROUP, config_model, config_model_for, installed
 from gateway.plugins.ds18b20 import Ds18b20Config
-from gateway.settings import load_config
 
 DEVICE = "28-0316a2795aff"
 GOOD = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"

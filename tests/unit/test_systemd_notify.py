@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.notify import SystemdNotifier
+from gateway.systemd_notify import SystemdNotifier
 
 
 @pytest.fixture

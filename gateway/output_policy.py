@@ -30,7 +30,7 @@ from gateway.stats import Stats
 from gateway.topics import Topics
 
 if TYPE_CHECKING:  # drivers come built from the server; the command policy never loads gpiozero itself
-    from gateway.devices.outputs import OutputDriver
+    from gateway.devices.output_pins import OutputDriver
 
 log = structlog.get_logger(component="outputs")
 REFUSAL_LOG_INTERVAL = 10.0

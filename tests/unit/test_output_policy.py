@@ -11,8 +11,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from gateway.config import GatewayConfig
-from gateway.devices.outputs import OutputDriver, open_output
-from gateway.outputs import Outputs
+from gateway.devices.output_pins import OutputDriver, open_output
+from gateway.output_policy import Outputs
 from gateway.session import InboundMessage
 from gateway.stats import Stats
 from gateway.topics import Topics

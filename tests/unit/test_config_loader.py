@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from gateway.config import GatewayConfig, OutputConfig, SensorConfig
+from gateway.config_loader import load_config
 from gateway.errors import ConfigError
-from gateway.settings import load_config
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

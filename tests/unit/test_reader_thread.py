@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gateway.readers import ReaderThread
+from gateway.reader_thread import ReaderThread
 
 
 class TestReaderThread:
