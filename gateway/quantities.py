@@ -25,10 +25,10 @@ def _table(*quantities: Quantity) -> dict[str, Quantity]:
     return {quantity.name: quantity for quantity in quantities}
 
 
-# Published precision follows the best chips' resolution (BME280: 0.01 °C, 0.18 Pa; INA219: 0.1 mA), so rounding
-# never hides a real change; Home Assistant shows what the typical accuracy supports.
+# Published precision follows the best chips' resolution (the kernel's m°C, BME280: 0.18 Pa; INA219: 0.1 mA), so
+# rounding never hides a real change; Home Assistant shows what the typical accuracy supports.
 QUANTITIES: dict[str, Quantity] = _table(
-    Quantity("temperature", "°C", "temperature", 2, 1),
+    Quantity("temperature", "°C", "temperature", 3, 1),  # the kernel's m°C; a DS18B20 steps by 0.0625
     Quantity("humidity", "%", "humidity", 1, 0),
     Quantity("pressure", "hPa", "atmospheric_pressure", 2, 1),
     Quantity("illuminance", "lx", "illuminance", 1, 0),

@@ -59,7 +59,7 @@ class TestBme280:
                 lambda r: r.payloads(f"{BASE}/air-pressure/availability")[-1:] == [b"offline"], timeout=30
             )
         values = {q: (latest(received, q) or {}) for q in QUANTITIES}
-        assert (values["temperature"]["value"], values["temperature"]["unit"]) == (21.38, "°C")  # 2 decimals
+        assert (values["temperature"]["value"], values["temperature"]["unit"]) == (21.375, "°C")  # m°C kept
         assert (values["pressure"]["value"], values["pressure"]["unit"]) == (1013.25, "hPa")
         assert (values["humidity"]["value"], values["humidity"]["unit"]) == (45.7, "%")
         configs = [

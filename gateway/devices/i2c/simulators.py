@@ -596,6 +596,7 @@ def _acknowledged(transfer: Callable[[], T]) -> T:
 # Installing a SimulatedI2c under smbus2
 
 _NODES: dict[str, SimulatedI2c] = {}
+_USERS: dict[str, int] = {}  # open simulated buses per node: the last one to close detaches it
 _REAL_IOCTL = fcntl.ioctl
 
 
@@ -636,7 +637,37 @@ def attached(simulator: SimulatedI2c, dev_root: Path, number: int) -> Iterator[P
         detach(node)
 
 
+class SimulatedBus(I2cBus):
+    """An I2cBus on a simulated adapter that detaches its node when the last bus on it closes (nothing of the
+    simulation outlives it: smbus2 gets the kernel's ioctl back)."""
+
+    def __init__(self, simulator: SimulatedI2c, number: int, dev_root: Path) -> None:
+        self._node = attach(simulator, dev_root, number)
+        key = str(self._node.resolve())
+        _USERS[key] = _USERS.get(key, 0) + 1
+        self._attached = True
+        try:
+            super().__init__(number, dev_root=dev_root)
+        except BaseException:
+            self._release()
+            raise
+
+    def close(self) -> None:
+        """Close the bus, then let go of the node (idempotent)."""
+        super().close()
+        self._release()
+
+    def _release(self) -> None:
+        if not self._attached:
+            return
+        self._attached = False
+        key = str(self._node.resolve())
+        _USERS[key] -= 1
+        if _USERS[key] == 0:
+            del _USERS[key]
+            detach(self._node)
+
+
 def open_simulated_bus(simulator: SimulatedI2c, number: int, dev_root: Path) -> I2cBus:
     """An I2cBus (real smbus2 underneath) whose adapter is `simulator`: for the demo simulation."""
-    attach(simulator, dev_root, number)
-    return I2cBus(number, dev_root=dev_root)
+    return SimulatedBus(simulator, number, dev_root)
