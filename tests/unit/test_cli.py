@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,21 +24,6 @@ class TestExitCodes:
         path.write_text(text, encoding="utf-8")
         assert main(["--config", str(path), "config", "show"]) == EX_CONFIG
         assert location in capsys.readouterr().err
-
-    def test_run_with_malformed_config_exits_78_as_a_process(self, tmp_path: Path) -> None:
-        """`python -m gateway run` with a bad file exits 78 with the problem on stderr."""
-        path = tmp_path / "bad.toml"
-        path.write_text("[mqtt]\nport = 0\n", encoding="utf-8")
-        result = subprocess.run(
-            [sys.executable, "-m", "gateway", "--config", str(path), "run"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == EX_CONFIG
-        assert "mqtt.port" in result.stderr
-        assert "Traceback" not in result.stderr
 
     def test_usage_error_exits_2(self) -> None:
         """An unknown command is a usage error."""
