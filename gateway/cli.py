@@ -343,7 +343,7 @@ def _check(args: argparse.Namespace, path: Path) -> int:
 
 
 def _discovery(_args: argparse.Namespace, path: Path) -> int:
-    from gateway.discovery import (  # noqa: PLC0415
+    from gateway.homeassistant.discovery import (  # noqa: PLC0415
         config_topic,
         device_payload,
         device_topic,

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
-from gateway.ha_units import sensor_classes, unit_problem
+from gateway.homeassistant.units import sensor_classes, unit_problem
 from gateway.quantities import QUANTITIES, Quantity
 from gateway.topics import Topics, topic_problem
 

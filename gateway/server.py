@@ -15,7 +15,7 @@ from gateway.config import GatewayConfig
 from gateway.config_loader import ConfigSource, LoadedConfig
 from gateway.devices.pins import close_pin_factory, open_pin_factory
 from gateway.errors import GatewayError, StateError
-from gateway.homeassistant import HomeAssistant, LastStates
+from gateway.homeassistant.announcer import HomeAssistant, LastStates
 from gateway.inbound import Receivers
 from gateway.inputs import Inputs
 from gateway.lanes import ControlLane, Lanes

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.discovery import config_topic, device_payload, device_topic, entities, entity_payload
-from gateway.ha_units import AMBIGUOUS_UNITS, DEVICE_CLASS_UNITS, HA_UNITS_RELEASE
+from gateway.homeassistant.discovery import config_topic, device_payload, device_topic, entities, entity_payload
+from gateway.homeassistant.units import AMBIGUOUS_UNITS, DEVICE_CLASS_UNITS, HA_UNITS_RELEASE
 from tests.unit.test_discovery import every_kind
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""Run by a Home Assistant virtualenv: print its sensor unit tables as JSON (compared with gateway.ha_units)."""
+"""Run by a Home Assistant virtualenv: print its sensor unit tables as JSON (compared with our
+gateway.homeassistant.units)."""
 
 import json
 

@@ -10,7 +10,7 @@ import aiomqtt
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
-from gateway.discovery import config_topic, entities
+from gateway.homeassistant.discovery import config_topic, entities
 from gateway.topics import topic_matches
 from tests.conftest import make_config
 from tests.integration.broker import Broker

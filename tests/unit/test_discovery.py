@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.config import GatewayConfig
-from gateway.discovery import config_topic, device_payload, entities, entity_payload
+from gateway.homeassistant.discovery import config_topic, device_payload, entities, entity_payload
 from gateway.plugins import config_model
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "discovery"

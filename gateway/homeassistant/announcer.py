@@ -15,8 +15,8 @@ from pathlib import Path
 import structlog
 
 from gateway.config import GatewayConfig
-from gateway.discovery import config_topic, device_payload, device_topic, entities, entity_payload
 from gateway.durable_file import write_durably
+from gateway.homeassistant.discovery import config_topic, device_payload, device_topic, entities, entity_payload
 from gateway.pipeline import Sink
 from gateway.reading import Reading
 from gateway.session import InboundMessage

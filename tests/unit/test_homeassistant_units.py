@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gateway.config_loader import load_config
-from gateway.discovery import entities
 from gateway.errors import ConfigError
-from gateway.ha_units import DEVICE_CLASS_UNITS, unit_problem
+from gateway.homeassistant.discovery import entities
+from gateway.homeassistant.units import DEVICE_CLASS_UNITS, unit_problem
 from tests.unit.test_discovery import every_kind
 
 

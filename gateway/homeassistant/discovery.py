@@ -27,7 +27,7 @@ from gateway.config import (
     SensorConfig,
     sensor_unit,
 )
-from gateway.ha_units import display_precision, sensor_classes
+from gateway.homeassistant.units import display_precision, sensor_classes
 from gateway.topics import Topics
 
 ORIGIN = {
