@@ -50,7 +50,7 @@ from typing import IO, Any
 import aiomqtt
 
 from bench.process import cpu_seconds, rss_mib
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from gateway.plugins import config_model
 from tests.integration.nats import HOST, NatsCluster, server_version
 

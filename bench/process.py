@@ -18,7 +18,7 @@ from typing import Any
 
 import aiomqtt
 
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from tests.integration.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[1]

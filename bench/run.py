@@ -37,8 +37,8 @@ from gpiozero.pins.mock import MockFactory
 from bench.chips import chip_suite
 from bench.chips import markdown as chip_markdown
 from bench.process import ROOT, cpu_suite, idle_and_rss, startup_suite
+from gateway.cli.config_edit import render_toml
 from gateway.config import GatewayConfig
-from gateway.config_edit import render_toml
 from gateway.config_loader import loaded_from
 from gateway.logs import configure_logging
 from gateway.server import Gateway

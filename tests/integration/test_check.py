@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from gateway.errors import EX_CONFIG, EX_FAILURE, EX_OK
 from tests.integration.broker import Broker, free_port
 from tests.integration.proxy import MisbehavingServer

@@ -1,5 +1,5 @@
 """The command line as real processes: `python -m gateway`, the generated shell script through bash, what
-`--help` and `gateway.detect` import in a fresh interpreter, and the installed unit through systemd-analyze."""
+`--help` and `gateway.cli.detect` import in a fresh interpreter, and the installed unit through systemd-analyze."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.cli.install import UNIT_PATH
 from gateway.errors import EX_CONFIG, EX_OK, EX_USAGE
-from gateway.install import UNIT_PATH
 from tests.unit.test_install import SECRET, analyze, install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,8 +116,8 @@ class TestAsSubprocess:
 
 class TestLayering:
     def test_detect_does_not_load_smbus2(self) -> None:
-        """Importing gateway.detect loads no hardware library: smbus2 comes only with a scanned bus."""
-        code = "import sys, gateway.detect; print(sorted({'smbus2', 'gpiozero'} & set(sys.modules)))"
+        """Importing gateway.cli.detect loads no hardware library: smbus2 comes only with a scanned bus."""
+        code = "import sys, gateway.cli.detect; print(sorted({'smbus2', 'gpiozero'} & set(sys.modules)))"
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=True
         )

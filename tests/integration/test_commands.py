@@ -12,7 +12,7 @@ import aiomqtt
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from structlog.testing import capture_logs
 
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import subscribe, wait_until

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiomqtt
 from gpiozero.pins.mock import MockFactory
 
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from gateway.counter import counter_path, load_total
 from gateway.store import DB_FILE
 from tests.conftest import make_config

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from gateway.cli.config_edit import render_toml
 from gateway.config import GatewayConfig
-from gateway.config_edit import render_toml
 from gateway.server import Gateway
 from gateway.store import DB_FILE, READING_KEY
 from tests.conftest import make_config, toggle

@@ -14,7 +14,7 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from tests.conftest import make_config, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import Received, subscribe, wait_until

@@ -19,8 +19,8 @@ import pytest
 
 from gateway.broker_settings import connection_settings
 from gateway.cli import main
-from gateway.config_edit import render_toml
-from gateway.fleet import FleetOptions, fleet
+from gateway.cli.config_edit import render_toml
+from gateway.cli.fleet import FleetOptions, fleet
 from gateway.mqtt import MqttTransport
 from tests.conftest import make_config
 from tests.integration.broker import Broker

@@ -15,7 +15,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from gateway.cli import main
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from tests.conftest import make_config
 from tests.integration.broker import Broker, free_port
 from tests.integration.conftest import subscribe, wait_until

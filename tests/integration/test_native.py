@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from gateway.native import LGPIO, SPIDEV, SQLITE, SSL, native_problems, needed_modules
 from tests.conftest import make_config
 

@@ -13,8 +13,8 @@ from gpiozero import LED
 from gpiozero.pins.mock import MockFactory
 from structlog.testing import capture_logs
 
+from gateway.cli.config_edit import render_toml
 from gateway.config import GatewayConfig
-from gateway.config_edit import render_toml
 from gateway.config_loader import LoadedConfig, load_config, loaded_from
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.server import Gateway

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config_edit import render_toml
+from gateway.cli.config_edit import render_toml
 from tests.integration.broker import Broker
 from tests.integration.conftest import subscribe
 from tests.integration.gateway_runner import OutputLines, start_process

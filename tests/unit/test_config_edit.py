@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config_edit import KeyNotFoundError, get_key, set_key, split_key
+from gateway.cli.config_edit import KeyNotFoundError, get_key, set_key, split_key
 from gateway.config_loader import load_config
 from gateway.errors import EX_CONFIG, EX_OK, EX_USAGE, ConfigError
 

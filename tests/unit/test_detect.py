@@ -14,9 +14,9 @@ from gpiozero.pins.mock import MockFactory
 from smbus2.smbus2 import I2C_FUNCS
 
 from gateway.cli import main
+from gateway.cli.detect import PROPOSALS, Detection, Found, assign_ids, detect, render_toml
 from gateway.config import ID_PATTERN
 from gateway.config_loader import load_config
-from gateway.detect import PROPOSALS, Detection, Found, assign_ids, detect, render_toml
 from gateway.devices.expanders.simulators import SimulatedMcp23x
 from gateway.devices.i2c.simulators import (
     Message,

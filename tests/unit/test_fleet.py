@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
+from gateway.cli.fleet import HEADERS, Fleet, Inbox, Row, build_rows, collect, duration, exit_code, render, to_json
 from gateway.errors import EX_FAILURE, EX_OK
-from gateway.fleet import HEADERS, Fleet, Inbox, Row, build_rows, collect, duration, exit_code, render, to_json
 from gateway.session import InboundMessage
 
 PREFIX = "site/pi-mqtt-gateway"

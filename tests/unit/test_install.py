@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.install import (
+from gateway.cli.install import (
     CONFIG_DIR,
     CONFIG_PATH,
     CREDENTIAL_PATH,

@@ -13,8 +13,8 @@ ROOTS = {
     "gateway.server",
     "gateway.inputs",  # the server's two halves: they open the devices
     "gateway.output_bank",
-    "gateway.check",
-    "gateway.monitor",
+    "gateway.cli.check",
+    "gateway.cli.monitor",
     "gateway.broker_settings",
     "gateway.cli",
 }

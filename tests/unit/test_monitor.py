@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from gateway.monitor import Snapshot
+from gateway.cli.monitor import Snapshot
 from gateway.topics import Topics
 
 TOPICS = Topics("pi-mqtt-gateway", "shed")

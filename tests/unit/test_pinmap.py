@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.cli.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses, pin_uses
 from gateway.config import GatewayConfig
 from gateway.config_loader import load_config
-from gateway.pinmap import BCM_TO_PHYSICAL, SPI0_PINS, Buses, conflicts, header_rows, parse_buses, pin_uses
 from gateway.plugins import config_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from gateway.broker_settings import connection_settings
+from gateway.cli.table import render_table
 from gateway.config_loader import LoadedConfig
 from gateway.errors import TransportError
 from gateway.mqtt import InboundMessage, MqttSession, MqttTransport
 from gateway.statedir import resolve_state_dir
 from gateway.store import DB_FILE, read_summary
-from gateway.table import render_table
 from gateway.topics import Topics
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"

@@ -170,7 +170,7 @@ def _init(args: argparse.Namespace, path: Path) -> int:
 
 
 def _append_detected(text: str) -> str:
-    from gateway.detect import detect, detect_roots, nothing_found, with_detected  # noqa: PLC0415
+    from gateway.cli.detect import detect, detect_roots, nothing_found, with_detected  # noqa: PLC0415
 
     # The file is being (re)written: the roots are the defaults, or GATEWAY__DEVICES__* from the environment.
     detection = detect(*detect_roots(None, os.environ))
@@ -184,7 +184,7 @@ def _append_detected(text: str) -> str:
 
 
 def _detect(args: argparse.Namespace, path: Path) -> int:
-    from gateway.detect import detect, detect_roots, nothing_found, render_report, render_toml  # noqa: PLC0415
+    from gateway.cli.detect import detect, detect_roots, nothing_found, render_report, render_toml  # noqa: PLC0415
 
     detection = detect(*detect_roots(path, os.environ))
     for line in detection.problems:
@@ -197,7 +197,7 @@ def _detect(args: argparse.Namespace, path: Path) -> int:
 
 
 def _config_show(_args: argparse.Namespace, path: Path) -> int:
-    from gateway.config_edit import effective_data, render_toml, value_sources  # noqa: PLC0415
+    from gateway.cli.config_edit import effective_data, render_toml, value_sources  # noqa: PLC0415
 
     loaded = _load(path)
     print(f"# {path}: effective values; after each, where it came from (file, env or default)")
@@ -206,14 +206,14 @@ def _config_show(_args: argparse.Namespace, path: Path) -> int:
 
 
 def _config_get(args: argparse.Namespace, path: Path) -> int:
-    from gateway.config_edit import format_value, get_key  # noqa: PLC0415
+    from gateway.cli.config_edit import format_value, get_key  # noqa: PLC0415
 
     print(format_value(get_key(_load(path), args.key)))
     return EX_OK
 
 
 def _config_set(args: argparse.Namespace, path: Path) -> int:
-    from gateway.config_edit import set_key  # noqa: PLC0415
+    from gateway.cli.config_edit import set_key  # noqa: PLC0415
 
     if not path.exists():
         print(f"{path} does not exist; create it with `pi-mqtt-gateway init`", file=sys.stderr)
@@ -236,8 +236,8 @@ def _config_schema(_args: argparse.Namespace, _path: Path) -> int:
 
 
 def _sensors_list(_args: argparse.Namespace, path: Path) -> int:
+    from gateway.cli.table import render_table  # noqa: PLC0415
     from gateway.config import PolledSensor  # noqa: PLC0415
-    from gateway.table import render_table  # noqa: PLC0415
     from gateway.topics import Topics  # noqa: PLC0415
 
     config = _load(path).config
@@ -258,10 +258,10 @@ def _sensors_list(_args: argparse.Namespace, path: Path) -> int:
 
 
 def _sensors_read(args: argparse.Namespace, path: Path) -> int:
+    from gateway.cli.table import render_table  # noqa: PLC0415
     from gateway.config import sensor_unit  # noqa: PLC0415
     from gateway.devices.probe import pin_factory_for, probe_sensors  # noqa: PLC0415
     from gateway.statedir import resolve_state_dir  # noqa: PLC0415
-    from gateway.table import render_table  # noqa: PLC0415
 
     config = _load(path).config
     sensors = [s for s in config.sensors if args.sensor_id in (None, s.id)]
@@ -279,8 +279,8 @@ def _sensors_read(args: argparse.Namespace, path: Path) -> int:
 
 
 def _pins(_args: argparse.Namespace, path: Path) -> int:
-    from gateway.pinmap import conflicts, expander_rows, header_rows, read_buses  # noqa: PLC0415
-    from gateway.table import render_table  # noqa: PLC0415
+    from gateway.cli.pinmap import conflicts, expander_rows, header_rows, read_buses  # noqa: PLC0415
+    from gateway.cli.table import render_table  # noqa: PLC0415
 
     config = _load(path).config
     buses, source = read_buses()
@@ -302,20 +302,20 @@ def _pins(_args: argparse.Namespace, path: Path) -> int:
 
 
 def _watch(args: argparse.Namespace, path: Path) -> int:
-    from gateway.monitor import watch  # noqa: PLC0415
+    from gateway.cli.monitor import watch  # noqa: PLC0415
 
     return asyncio.run(watch(_load(path), once=args.once, settle=args.settle))
 
 
 def _status(args: argparse.Namespace, path: Path) -> int:
-    from gateway.monitor import status  # noqa: PLC0415
+    from gateway.cli.monitor import status  # noqa: PLC0415
 
     return asyncio.run(status(_load(path), settle=args.settle))
 
 
 def _fleet(args: argparse.Namespace, path: Path) -> int:
     from gateway.broker_settings import connection_settings  # noqa: PLC0415
-    from gateway.fleet import FleetOptions, fleet  # noqa: PLC0415
+    from gateway.cli.fleet import FleetOptions, fleet  # noqa: PLC0415
     from gateway.mqtt import MqttTransport  # noqa: PLC0415 - aiomqtt: only when needed
 
     loaded = _load(path)
@@ -329,7 +329,7 @@ def _fleet(args: argparse.Namespace, path: Path) -> int:
 
 
 def _completion(args: argparse.Namespace, _path: Path) -> int:
-    from gateway.completion import bash_script, zsh_script  # noqa: PLC0415
+    from gateway.cli.completion import bash_script, zsh_script  # noqa: PLC0415
 
     parser = build_parser()
     print(bash_script(parser) if args.shell == "bash" else zsh_script(parser), end="")
@@ -337,7 +337,7 @@ def _completion(args: argparse.Namespace, _path: Path) -> int:
 
 
 def _check(args: argparse.Namespace, path: Path) -> int:
-    from gateway.check import run_check  # noqa: PLC0415 - imports gpiozero and aiomqtt: only when needed
+    from gateway.cli.check import run_check  # noqa: PLC0415 - imports gpiozero and aiomqtt: only when needed
 
     return asyncio.run(run_check(_load(path), timeout=args.timeout))
 
@@ -365,7 +365,7 @@ def _discovery(_args: argparse.Namespace, path: Path) -> int:
 
 
 def _install_service(args: argparse.Namespace, _path: Path) -> int:
-    from gateway.install import InstallOptions, install  # noqa: PLC0415
+    from gateway.cli.install import InstallOptions, install  # noqa: PLC0415
 
     _require_root_for(Path(args.root))
     password_file = Path(args.password_file) if args.password_file else None
@@ -375,7 +375,7 @@ def _install_service(args: argparse.Namespace, _path: Path) -> int:
 
 
 def _uninstall_service(args: argparse.Namespace, _path: Path) -> int:
-    from gateway.install import uninstall  # noqa: PLC0415
+    from gateway.cli.install import uninstall  # noqa: PLC0415
 
     _require_root_for(Path(args.root))
     for line in uninstall(Path(args.root), purge=args.purge):

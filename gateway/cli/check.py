@@ -8,13 +8,13 @@ import os
 import sys
 
 from gateway.broker_settings import connection_settings, insecure_tls_warning
+from gateway.cli.pinmap import conflicts, read_buses
 from gateway.config import GatewayConfig
 from gateway.config_loader import LoadedConfig
 from gateway.devices.probe import pin_factory_for, probe_sensors
 from gateway.errors import EX_FAILURE, EX_OK, ConnectionClosedError, GatewayError, TransportError
 from gateway.mqtt import MqttSession, MqttTransport, connection_error_hint
 from gateway.native import native_problems, needed_modules
-from gateway.pinmap import conflicts, read_buses
 from gateway.statedir import resolve_state_dir
 from gateway.topics import Topics, portability_warning
 

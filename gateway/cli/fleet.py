@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
 
+from gateway.cli.table import render_table
 from gateway.errors import EX_FAILURE, EX_OK
 from gateway.session import InboundMessage, Session, Transport
-from gateway.table import render_table
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 STALE_AFTER = 180.0  # seconds, when the stats do not say their interval
