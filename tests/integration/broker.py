@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,12 +26,37 @@ def find_mosquitto() -> str:
     pytest.fail("mosquitto is not installed: run scripts/setup (it installs it with apt-get)")
 
 
+_HANDED_OUT: set[int] = set()  # never the same port twice in one run (a killed broker comes back on its own)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range.
+
+    A port the kernel picks for `bind(0)` is an ephemeral one, and between our pick and the server's bind an
+    outgoing connection (a NATS route dialling a peer, a client) can be given that same port: a cluster of three
+    nodes started at once hit "address already in use". Below the range only listeners take ports.
+    """
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randint(20_000, low - 1)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
         return port
+    raise RuntimeError(f"no free loopback port in 20000..{low - 1}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        return max(int(text.split()[0]), 20_100)
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 class Broker:

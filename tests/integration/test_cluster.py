@@ -5,11 +5,12 @@ loses nothing (a loss the killed node acknowledged is reported apart, as the bro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 from gpiozero.pins.mock import MockFactory
 
@@ -38,9 +39,14 @@ class Node:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
+    """A started cluster whose every node has served one subscribe: the first MQTT session on a fresh cluster
+    makes JetStream create its streams (replicated three ways), which takes seconds on a loaded machine."""
     started = started_cluster(tmp_path / "nats")
     try:
+        for port in started.mqtt_ports:
+            async with aiomqtt.Client(HOST, port, protocol=aiomqtt.ProtocolVersion.V311, timeout=120) as client:
+                await client.subscribe("warm-up/#", qos=1)
         yield started
     finally:
         started.stop()
