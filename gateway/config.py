@@ -393,6 +393,15 @@ class ExpanderConfig(Model):
         default=0.5, description="seconds between reads of the inputs when no INT pin is wired"
     )
 
+    @model_validator(mode="after")
+    def _address_of_chip(self) -> Self:
+        # Three address pins: MCP23x and PCF8574/5 at 0x20-0x27, the PCF8574A at 0x38-0x3f.
+        allowed = (*range(0x20, 0x28), *range(0x38, 0x40)) if self.chip == "pcf8574" else tuple(range(0x20, 0x28))
+        if self.address not in allowed:
+            shown = "0x20-0x27" + (" or 0x38-0x3f (PCF8574A)" if self.chip == "pcf8574" else "")
+            raise ValueError(f"a {self.chip} answers at {shown}, not at {self.address:#04x}")
+        return self
+
     def pins(self) -> dict[str, int]:
         """The INT pin, when wired."""
         return {} if self.interrupt_pin is None else {"int": self.interrupt_pin}
@@ -442,6 +451,8 @@ class PinInput(ExpanderPin):
             raise ValueError("active_state is only for pull = 'none'; a pulled pin is active at the other level")
         if self.expander is not None and self.pull == "down":
             raise ValueError("an expander pin has a pull-up or none (pull = 'up' or 'none'), no pull-down")
+        if self.expander is not None and self.bounce_time is not None:
+            raise ValueError("bounce_time is the Pi pin library's: on an expander pin use a debounce filter")
         return self
 
 
@@ -832,9 +843,14 @@ class GatewayConfig(Model):
             for role, pin in spi_bus_pins(port, device).items():
                 if pin in owners:
                     raise ValueError(f"GPIO{pin} is SPI{port} {role} for the {chip} but {owners[pin]} uses it")
+        buses: dict[int, str] = {
+            pin: f"SPI{port}" for (port, device) in spi_users for pin in spi_bus_pins(port, device).values()
+        }
         for bus_name, role, pin, user in _shared_bus_pins(self.sensors, self.expanders):
             if pin in owners:
                 raise ValueError(f"GPIO{pin} is {bus_name} {role} for {user!r} but {owners[pin]} uses it")
+            if buses.setdefault(pin, bus_name) != bus_name:
+                raise ValueError(f"GPIO{pin} is {bus_name} {role} for {user!r} but also {buses[pin]}")
         return self
 
     @model_validator(mode="after")
@@ -877,6 +893,20 @@ class GatewayConfig(Model):
                     f"i2c-{where[0]} address {where[1]:#04x} is configured as {kind!r} ({first.id}) "
                     f"and as {sensor.kind!r} ({sensor.id}): one chip answers at one address"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _one_chip_one_setting(self) -> Self:
+        """Entries that read one chip (one `chip_key`) share one opened chip: they must agree on how it is
+        opened (its kind, model, backend, shunt, port ...), or the first entry would decide for the others."""
+        first: dict[tuple[object, ...], PluginSensorBase] = {}
+        for sensor in self.sensors:
+            key = sensor.chip_key() if isinstance(sensor, PluginSensorBase) else None
+            if key is None:
+                continue
+            other = first.setdefault(key, sensor)
+            if (differs := _chip_settings_differ(other, sensor)) is not None:
+                raise ValueError(f"{other.id} and {sensor.id} read one chip but disagree on {differs}")
         return self
 
     def output(self, output_id: str) -> OutputConfig:
@@ -925,6 +955,37 @@ def published_topics(config: GatewayConfig) -> list[tuple[str, str, str]]:
         found += [("sensor", sensor.id, base + suffix) for suffix in suffixes]
     found += [("output", output.id, topics.output(output.id)) for output in config.outputs]
     return found
+
+
+# What each entry of a chip sets for itself alone; everything else opens the chip and must agree.
+_PER_ENTRY_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "quantity",
+        "unit",
+        "qos",
+        "retain",
+        "filters",
+        "payload",
+        "homeassistant",
+        "interval",
+        "min",
+        "max",
+        "offline_after",
+        "expire_after",
+    }
+)
+
+
+def _chip_settings_differ(first: PluginSensorBase, other: PluginSensorBase) -> str | None:
+    """The first key two entries of one chip set differently (other than their own per-entry keys), or None."""
+    if first is other:
+        return None
+    mine, theirs = first.model_dump(exclude=set(_PER_ENTRY_KEYS)), other.model_dump(exclude=set(_PER_ENTRY_KEYS))
+    if type(first) is not type(other):
+        return "kind"
+    return next((key for key in mine if mine[key] != theirs.get(key)), None)
 
 
 def _shared_bus_pins(

@@ -59,7 +59,11 @@ class OutputBank:
         return self.current
 
     def swap(self, new: GatewayConfig, old: GatewayConfig, sink: Sink) -> bool:
-        """Close the outputs and open `new`'s at their initial states; on failure reopen `old`'s. True on success."""
+        """Put the outputs in their failsafe states and close them, then open `new`'s at their initial states; on
+        failure reopen `old`'s. True on success. (An expander keeps its latch when closed: a relay removed while on
+        would otherwise stay on, with no max_on timer left.)"""
+        if self.current is not None:
+            self.current.shut_down()
         self.close()
         try:
             self.open(new, sink)

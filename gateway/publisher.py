@@ -156,6 +156,8 @@ class Publisher:
     def _on_connection_failed(self, exc: TransportError, delay: float, tried: str) -> None:
         self.first_attempt_done.set()
         was_connected = self._stats.connected
+        if not was_connected:
+            self._stats.broker = tried  # STATUS= and the stats name the node last tried
         self._stats.last_error = str(exc)
         if was_connected:
             self._stats.reconnects += 1

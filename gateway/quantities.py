@@ -32,7 +32,7 @@ QUANTITIES: dict[str, Quantity] = _table(
     Quantity("humidity", "%", "humidity", 1, 0),
     Quantity("pressure", "hPa", "atmospheric_pressure", 2, 1),
     Quantity("illuminance", "lx", "illuminance", 1, 0),
-    Quantity("voltage", "V", "voltage", 4, 2),
+    Quantity("voltage", "V", "voltage", 6, 2),  # an ADS1115 at ±0.256 V steps by 7.8 µV
     Quantity("current", "A", "current", 4, 3),
     Quantity("power", "W", "power", 3, 2),
     Quantity("pm1", "µg/m³", "pm1", 0, 0),
@@ -41,7 +41,7 @@ QUANTITIES: dict[str, Quantity] = _table(
     Quantity("carbon_dioxide", "ppm", "carbon_dioxide", 0, 0),
     # The gpiozero kinds' own: a distance in m (to the mm), and plain numbers without a Home Assistant class.
     Quantity("distance", "m", "distance", 3, 3),
-    Quantity("adc_value", None, None, 4, 3),  # an MCP3xxx channel: 12 bits, times the configured scale
+    Quantity("adc_value", None, None, 6, 3),  # an MCP3xxx channel: 12 bits, times any configured scale
     Quantity("light_level", None, None, 3, 2),  # an LDR's 0 (dark) .. 1 (bright)
     Quantity("load_average", None, None, 2, 2),
     Quantity("disk_used", "%", None, 1, 1),

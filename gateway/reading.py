@@ -72,9 +72,9 @@ class ReadingFactory:
         if isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if isinstance(value, float):
+            if self.precision is not None and math.isfinite(value):
+                value = round(value, self.precision)  # the published value is the one checked against min/max
             self._check_range(value)
-            if self.precision is not None:
-                value = round(value, self.precision)
         try:
             return Reading(
                 sensor=self.sensor,

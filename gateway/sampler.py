@@ -88,7 +88,11 @@ class Sampler:
         bridge = EdgeBridge(asyncio.get_running_loop(), self._pipeline)
         for sensor in self._sensors:
             if sensor.interval is None:  # an edge input: it reports, it is never read
-                bridge.start(cast("EdgeInput", sensor.driver), sensor.channel)
+                try:
+                    bridge.start(cast("EdgeInput", sensor.driver), sensor.channel)
+                except DeviceError as exc:  # an expander that does not answer: its inputs stay silent, not the rest
+                    self._stats.read_errors += 1
+                    log.error("input cannot start", sensor=sensor.channel.sensor_id, error=str(exc))
         async with asyncio.TaskGroup() as group:
             for sensor in self._sensors:
                 if sensor.interval is not None:

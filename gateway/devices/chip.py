@@ -45,8 +45,8 @@ class SharedChip:
         with self._lock:
             if self._clock() - self._taken_at >= max_age:
                 self._take()
-            if self._error is not None:
-                raise self._error
+            if self._error is not None:  # a fresh error per reader: one exception object is not shared by threads
+                raise DeviceError(str(self._error)) from self._error
             return self._values
 
     def _take(self) -> None:

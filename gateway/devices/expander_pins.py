@@ -11,8 +11,11 @@ reload that reopens the inputs while the outputs stay finds the same chip.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+import structlog
 
 from gateway.config import ExpanderConfig, PinInput, SwitchOutputBase
 from gateway.devices.expanders import Expander, ExpanderOutput, ExpanderWatch, interrupt_input, open_expander
@@ -20,6 +23,8 @@ from gateway.devices.expanders.mcp23x import MCP23008_ALIASES
 from gateway.devices.hardware import Hardware
 from gateway.errors import DeviceError
 
+log = structlog.get_logger(component="expanders")
+ERROR_LOG_INTERVAL = 60.0  # seconds between log lines about one expander's failed reads
 OnChange = Callable[[bool, float], None]  # (active, epoch seconds), as EdgeInput's callbacks
 _HUBS: dict[tuple[object, ...], ExpanderHub] = {}
 _HUBS_LOCK = threading.Lock()
@@ -41,7 +46,12 @@ class ExpanderHub:
         self._watch: ExpanderWatch | None = None
         self._interrupt: Any = None
         self._lock = threading.Lock()
+        self._last_error_log = -ERROR_LOG_INTERVAL
         self.users = 0
+
+    def adopt(self, config: ExpanderConfig) -> None:
+        """A reload changed this expander's settings (its INT pin, its poll): the next watcher uses them."""
+        self.config = config
 
     def add_input(self, pin: str, *, pull_up: bool, active_level: bool) -> None:
         """Make `pin` an input (before the watcher starts)."""
@@ -49,11 +59,14 @@ class ExpanderHub:
         self._levels_to_active[pin] = active_level
 
     def start_input(self, pin: str, on_change: OnChange) -> bool:
-        """Report `pin`'s changes to `on_change` (active, ts) from now on; return whether it is active now."""
+        """Report `pin`'s changes to `on_change` (active, ts) from now on; return whether it is active now.
+
+        DeviceError when the watcher cannot start (the chip does not answer): nothing is left held.
+        """
         with self._lock:
-            self._inputs[pin] = on_change
             if self._watch is None:
                 self._watch = self._start_watch()
+            self._inputs[pin] = on_change
             return self._watch.states[pin] == self._levels_to_active[pin]
 
     def read_input(self, pin: str) -> bool:
@@ -78,9 +91,23 @@ class ExpanderHub:
             self._changed,
             interrupt=self._interrupt,
             poll_interval=self.config.poll_interval,
+            on_error=self._failed,
         )
-        watch.start()
+        try:
+            watch.start()
+        except BaseException:
+            if self._interrupt is not None:  # the INT pin must not stay held for a retry
+                self._interrupt.close()
+                self._interrupt = None
+            raise
         return watch
+
+    def _failed(self, error: DeviceError) -> None:
+        # On the watcher's thread: it retries slowly by itself; say so, at most once a minute per chip.
+        now = time.monotonic()
+        if now - self._last_error_log >= ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.warning("expander read failed", expander=self.config.id, error=str(error))
 
     def _stop_watch(self) -> None:
         assert self._watch is not None  # noqa: S101 - only called while one runs
@@ -111,6 +138,8 @@ def acquire(config: ExpanderConfig, hardware: Hardware) -> ExpanderHub:
         hub = _HUBS.get(key)
         if hub is None or hub.config.chip != config.chip:
             hub = _HUBS[key] = ExpanderHub(config, hardware, key)
+        elif hub.config != config:
+            hub.adopt(config)  # a reload reopens the inputs while the outputs hold the chip
         hub.users += 1
         return hub
 

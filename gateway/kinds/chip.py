@@ -29,6 +29,13 @@ class ChipSensorConfig(PluginSensorBase):
 
     quantity: str
 
+    @model_validator(mode="after")
+    def _unit_is_the_quantitys(self) -> Self:
+        """A chip's value is in its quantity's unit; another label would be a wrong number (no conversion)."""
+        if self.unit is not None and self.unit != self.measures().unit:
+            raise ValueError(f"{self.kind} publishes {self.measures().name} in {self.measures().unit}, not {self.unit}")
+        return self
+
     def measures(self) -> Quantity:
         """The entry's quantity: unit, Home Assistant classes, precision."""
         return QUANTITIES[self.quantity]

@@ -63,6 +63,14 @@ class ShtConfig(I2cChipConfig):
         return data
 
     @model_validator(mode="after")
+    def _aht_through_the_kernel(self) -> Self:
+        if self.chip.startswith("aht") and self.backend == "i2c":
+            raise ValueError(
+                f"the {self.chip} is read through the kernel's aht10 driver only: backend 'auto' or 'kernel'"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _address_of_chip(self) -> Self:
         if self.address not in ADDRESSES[self.chip]:
             shown = ", ".join(f"{a:#04x}" for a in ADDRESSES[self.chip])
@@ -80,6 +88,8 @@ def _open(config: ShtConfig, hardware: Hardware) -> Chip:
 
         return Sht(bus, config.address, chip=config.chip)
 
+    if config.chip.startswith("aht") and config.backend == "auto":  # no driver of ours: say what binds the kernel's
+        config = config.model_copy(update={"backend": "kernel"})
     return open_i2c_chip(config, hardware, KERNEL[config.chip], user_space)
 
 

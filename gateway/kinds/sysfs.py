@@ -91,7 +91,9 @@ class KernelChannelConfig(ChipSensorConfig):
 
     def chip_name(self) -> str:
         """The device as located."""
-        return f"{self.kind} {self.device_name or f'i2c-{self.bus or 1} {self.address:#04x}'}"
+        if self.device_name is not None:
+            return f"{self.kind} {self.device_name}" + (f" {self.label}" if self.label else "")
+        return f"{self.kind} i2c-{1 if self.bus is None else self.bus} {self.address:#04x}"
 
 
 def _open(config: KernelChannelConfig, hardware: Hardware) -> Chip:

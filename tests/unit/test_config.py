@@ -334,6 +334,7 @@ class TestExpanders:
             ({"expander": "porch", "pin": "A3"}, {"kind": "relay", "expander": "porch", "pin": "A3"}, "used by both"),
             (None, {"kind": "pwm", "expander": "porch", "pin": "B1"}, "PWM needs a Pi pin"),
             (None, {"kind": "relay", "pin": 2}, "GPIO2 is I2C1 SDA for 'porch'"),
+            ({"expander": "porch", "pin": "A3", "bounce_time": 0.01}, None, "use a debounce filter"),
         ],
     )
     def test_bad_expander_pins_are_refused_at_load(

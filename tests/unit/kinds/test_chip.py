@@ -162,6 +162,8 @@ class TestConfig:
             ({"kind": "iio", "channel": "temp", "address": 0x10, "device_name": "x"}, "not both"),
             ({"kind": "ads1115", "full_scale": 5.0}, "full_scale 5.0"),
             ({"kind": "ds18b20", "device_id": "05-0316a2795aff"}, "device_id"),
+            ({"kind": "sht", "chip": "aht20", "quantity": "humidity", "backend": "i2c"}, "kernel's aht10 driver only"),
+            ({"kind": "bme280", "quantity": "temperature", "unit": "°F"}, "in °C, not °F"),
         ],
     )
     def test_bad_entries_are_refused_when_the_config_loads(self, entry: dict[str, Any], problem: str) -> None:
@@ -181,6 +183,36 @@ class TestConfig:
         """A relay on GPIO2 with a chip on i2c-1 is a pin conflict found when the config loads."""
         with pytest.raises(ValueError, match="GPIO2 is I2C1 SDA"):
             configure(*bme280_entries(), outputs=({"id": "r", "kind": "relay", "pin": 2},))
+
+    @pytest.mark.parametrize(
+        ("entries", "problem"),
+        [
+            (
+                [
+                    {"kind": "sht", "chip": "sht3x", "quantity": "humidity"},
+                    {"kind": "sht", "chip": "sht4x", "quantity": "temperature"},
+                ],
+                "disagree on chip",
+            ),
+            (
+                [
+                    {"kind": "ina219", "quantity": "current"},
+                    {"kind": "ina219", "quantity": "power", "shunt_ohms": 0.01},
+                ],
+                "disagree on shunt_ohms",
+            ),
+            ([{"kind": "pms5003", "quantity": "pm25"}, {"kind": "mhz19"}], "disagree on kind"),
+            (
+                [{"kind": "dht", "quantity": "humidity", "pin": 2}, {"kind": "bme280", "quantity": "temperature"}],
+                "GPIO2 is I2C1 SDA",
+            ),
+            ([{"kind": "dht", "quantity": "humidity", "pin": 10}, {"kind": "mcp3008", "channel": 0}], "also SPI0"),
+        ],
+    )
+    def test_entries_sharing_a_chip_or_a_pin_must_agree(self, entries: list[dict[str, Any]], problem: str) -> None:
+        """Entries of one chip that would open it differently, or two buses on one pin, are refused at load."""
+        with pytest.raises(ValueError, match=problem):
+            configure(*({"id": f"s{n}", **entry} for n, entry in enumerate(entries)))
 
     def test_two_chips_at_one_address_are_refused(self) -> None:
         """One address answers for one chip: a BME280 and an SHT at 0x76/... are refused when they collide."""
