@@ -85,7 +85,11 @@ def supported_sensors_table(plugins: Plugins) -> str:
     header = "| chip | bus | kind | backends | quantities | `config.txt` |\n|---|---|---|---|---|---|\n"
     rows = [
         f"| {chip.chip} | {chip.bus} | `{kind}` | {chip.backends} | {chip.quantities} | "
-        + (f"`{chip.config_txt}` |" if chip.config_txt.startswith(("dtoverlay", "echo")) else f"{chip.config_txt} |")
+        + (
+            f"`{chip.config_txt}` |"
+            if chip.config_txt.startswith(("dtoverlay", "dtparam", "enable_uart", "echo"))
+            else f"{chip.config_txt} |"
+        )
         for kind, plugin in sorted(plugins.by_kind.items())
         for chip in plugin.chips
     ]
