@@ -126,6 +126,9 @@ class TestOnACluster:
                     what="the gateway on another node",
                 )
                 await source
+                # The operator brings the dead node back: a QoS 1 subscription whose JetStream consumer was led by
+                # it (the ledger's, on a survivor) can otherwise stall until then.
+                await asyncio.to_thread(cluster.restart, 0)
                 verdict = await settle(gateway, ledger)
         finally:
             for proxy in proxies:

@@ -103,11 +103,11 @@ async def connected(port: int) -> AsyncIterator[aiomqtt.Client]:
 
 
 @asynccontextmanager
-async def listen(port: int, topic: str) -> AsyncIterator[Received]:
-    """Subscribe (QoS 1) to `topic` on the node at `port` and record every message until the block ends."""
+async def listen(port: int, topic: str, qos: int = 1) -> AsyncIterator[Received]:
+    """Subscribe to `topic` on the node at `port` and record every message until the block ends."""
     received = Received()
     async with client(port) as subscriber:
-        await subscriber.subscribe(topic, qos=1)
+        await subscriber.subscribe(topic, qos=qos)
 
         async def record() -> None:
             async for message in subscriber.messages:
@@ -224,7 +224,9 @@ async def test_no_will_when_the_node_dies(own_cluster: NatsCluster) -> None:
     node sees nothing on the will topic, before or after the node comes back (markers prove the path works)."""
     topic = unique_topic("will-node-death")
     ports = own_cluster.mqtt_ports
-    async with listen(ports[1], topic) as received:
+    # QoS 0: delivered by NATS core, not by a JetStream consumer, whose leader may have died with node 0 (a QoS 1
+    # subscription on a survivor then stalls until node 0 is back: seen once in a loaded run).
+    async with listen(ports[1], topic, qos=0) as received:
         _reader, writer = await raw_connection(ports[0], "will-victim", (topic, b"victim-offline", 1, False))
         own_cluster.kill(0)
         await wait_until(lambda: own_cluster.routes(1) == 1, EVENT_TIMEOUT, "node 1 noticing node 0's death")
