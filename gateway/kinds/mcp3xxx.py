@@ -14,30 +14,14 @@ without an entry point scan); this module is the kind's component: opener, simul
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.config import Mcp3xxxConfig
-from gateway.devices.simulated import SimulatedHardware
-from gateway.plugins import PluginDevice, SensorPlugin, SupportedChip
-
-
-def _open(config: Mcp3xxxConfig, factory: Any) -> PluginDevice:
-    from gateway.devices.sensors import open_mcp3xxx  # noqa: PLC0415 - gpiozero only when opened
-
-    return open_mcp3xxx(config, factory)
-
-
-def _simulate(config: Mcp3xxxConfig, hardware: SimulatedHardware) -> None:
-    from gateway.devices.simulation import simulate_mcp3xxx  # noqa: PLC0415 - simulation only
-
-    simulate_mcp3xxx(config, hardware)
-
+from gateway.plugins import SensorPlugin, SupportedChip, lazily
 
 MCP3XXX = SensorPlugin(
     kind="mcp3008",
     config_model=Mcp3xxxConfig,
-    open=_open,
-    simulate=_simulate,
+    open=lazily("gateway.devices.sensors:open_mcp3xxx"),
+    simulate=lazily("gateway.devices.simulation:simulate_mcp3xxx"),
     chips=(
         SupportedChip(
             "MCP3002/3004/3008 (10-bit), MCP3202/3204/3208 (12-bit)",

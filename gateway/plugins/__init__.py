@@ -13,6 +13,7 @@ The core is not touched: `config_model()` builds the config schema with every in
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -41,6 +42,18 @@ class PluginDevice(Protocol):
 
     def close(self) -> None:
         """Release what the device holds."""
+
+
+def lazily(target: str) -> Callable[..., Any]:
+    """`"package.module:function"`, imported at its first call: a kind's opener or simulation names its driver this
+    way, so loading the kind (to validate a config) never loads a hardware library."""
+    module_name, _, name = target.partition(":")
+
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(module_name), name)(*args)
+
+    call.__name__ = name
+    return call
 
 
 @dataclass(frozen=True)
