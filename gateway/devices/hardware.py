@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config import ExpanderConfig
 from gateway.devices.chip import ChipPool
+from gateway.devices.kernel.locate import bound_driver
 
 if TYPE_CHECKING:  # the I2C layer loads smbus2; only a kind that uses a bus pays for it
     from gateway.devices.i2c.bus import I2cBus
@@ -41,8 +42,4 @@ class Hardware:
 
     def i2c_driver(self, bus: int, address: int) -> str | None:
         """The kernel driver bound to the chip at `bus`/`address` (its `driver` link), or None."""
-        link = self.sysfs_root / "bus" / "i2c" / "devices" / f"{bus}-{address:04x}" / "driver"
-        try:
-            return link.resolve(strict=True).name
-        except OSError:
-            return None
+        return bound_driver(self.sysfs_root, bus, address)

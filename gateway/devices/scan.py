@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.devices.kernel.chips import CHIPS
+from gateway.devices.kernel.locate import bound_driver
 from gateway.errors import DeviceError
 
 if TYPE_CHECKING:  # smbus2 is loaded only when a bus is actually scanned
@@ -74,7 +75,7 @@ def i2c_buses(dev_root: Path) -> list[int]:
 
 def driver_owns(sysfs_root: Path, bus: int, address: int) -> bool:
     """Whether a kernel driver is bound to the chip at `bus`/`address`."""
-    return (sysfs_root / "bus" / "i2c" / "devices" / f"{bus}-{address:04x}" / "driver").exists()
+    return bound_driver(sysfs_root, bus, address) is not None
 
 
 def scan_bus(number: int, dev_root: Path, sysfs_root: Path) -> BusScan:

@@ -88,13 +88,16 @@ def binding_line(info: KernelChipInfo, bus: int, address: int) -> str:
     return info.overlay + (f",addr={address:#04x}" if address != default else "")
 
 
-def open_i2c_chip(config: I2cChipConfig, hardware: Hardware, kernel: KernelChipInfo, user_space: UserSpace) -> Chip:
-    """The chip through its kernel driver or ours, as `backend` says; never our driver on an address a kernel
-    driver owns (that would race the driver's own transfers), and a clear word on what is missing."""
+def open_i2c_chip(
+    config: I2cChipConfig, hardware: Hardware, kernel: KernelChipInfo, user_space: UserSpace | None
+) -> Chip:
+    """The chip through its kernel driver or ours (`user_space`; None for a chip we have no driver for), as
+    `backend` says; never our driver on an address a kernel driver owns (that would race the driver's own
+    transfers), and a clear word on what is missing."""
     where = f"i2c-{config.bus} {config.address:#04x}"
     driver = hardware.i2c_driver(config.bus, config.address)
-    backend = config.backend if config.backend != "auto" else ("kernel" if driver else "i2c")
-    if backend == "kernel":
+    backend = config.backend if config.backend != "auto" else ("kernel" if driver or not user_space else "i2c")
+    if backend == "kernel" or user_space is None:
         if driver is None:
             raise DeviceError(
                 f"no kernel driver is bound at {where}: add `{binding_line(kernel, config.bus, config.address)}` "

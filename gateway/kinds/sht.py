@@ -88,9 +88,8 @@ def _open(config: ShtConfig, hardware: Hardware) -> Chip:
 
         return Sht(bus, config.address, chip=config.chip)
 
-    if config.chip.startswith("aht") and config.backend == "auto":  # no driver of ours: say what binds the kernel's
-        config = config.model_copy(update={"backend": "kernel"})
-    return open_i2c_chip(config, hardware, KERNEL[config.chip], user_space)
+    ours = None if config.chip.startswith("aht") else user_space  # the AHTs: the kernel's aht10 driver only
+    return open_i2c_chip(config, hardware, KERNEL[config.chip], ours)
 
 
 def _simulate(config: ShtConfig, hardware: SimulatedHardware) -> None:

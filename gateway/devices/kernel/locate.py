@@ -66,10 +66,23 @@ class ByName:
 Locator = I2CDevice | PlatformDevice | ByName
 
 
+def i2c_client(root: Path, bus: int, address: int) -> Path:
+    """`<root>/bus/i2c/devices/<bus>-<address as 4 hex digits>`: where the kernel shows an I2C chip."""
+    return root / "bus" / "i2c" / "devices" / f"{bus}-{address:04x}"
+
+
+def bound_driver(root: Path, bus: int, address: int) -> str | None:
+    """The kernel driver bound to the chip at `bus`/`address` (its `driver` link), or None."""
+    try:
+        return (i2c_client(root, bus, address) / "driver").resolve(strict=True).name
+    except OSError:
+        return None
+
+
 def locate(locator: Locator, root: Path = SYS, reader: Reader = read_attribute) -> Path:
     """Today's directory of the device `locator` names (`.../iio:deviceN` or `.../hwmonN`); DeviceError if none."""
     if isinstance(locator, I2CDevice):
-        return _child(root / "bus" / "i2c" / "devices" / f"{locator.bus}-{locator.address:04x}", locator)
+        return _child(i2c_client(root, locator.bus, locator.address), locator)
     if isinstance(locator, PlatformDevice):
         return _child(root / "bus" / "platform" / "devices" / locator.device, locator)
     return _by_name(locator, root, reader)

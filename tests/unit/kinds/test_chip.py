@@ -127,6 +127,12 @@ class TestBackend:
         with pytest.raises(DeviceError, match=r"dtoverlay=i2c-sensor,bmp280,addr=0x77"):
             open_all(config, hardware)
 
+    def test_a_chip_without_a_driver_of_ours_names_its_overlay_under_auto(self, hardware: Hardware) -> None:
+        """An AHT20 (kernel only) with nothing bound says which overlay line binds aht10.c, not "unknown chip"."""
+        config = configure({"id": "h", "kind": "sht", "chip": "aht20", "quantity": "humidity"})
+        with pytest.raises(DeviceError, match=r"dtoverlay=i2c-sensor,aht10"):
+            open_all(config, hardware)
+
     def test_a_wrong_chip_is_named_at_open(self, sim: SimulatedI2c, hardware: Hardware) -> None:
         """A BMP280 (id 0x58) where a BME280 is configured is refused when the sensor opens."""
         sim.chips[0x76] = SimulatedBme280(chip_id=0x58)
