@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -24,6 +25,16 @@ def find_mosquitto() -> str:
         if found:
             return found
     pytest.fail("mosquitto is not installed: run scripts/setup (it installs it with apt-get)")
+
+
+class Endpoint(Protocol):
+    """Where a broker listens: our mosquitto fixture, or one node of a cluster."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
 
 
 _HANDED_OUT: set[int] = set()  # never the same port twice in one run (a killed broker comes back on its own)

@@ -14,7 +14,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tests.integration.broker import Broker
+from tests.integration.broker import Broker, Endpoint
 
 
 @pytest.fixture(scope="session")
@@ -95,13 +95,13 @@ class Received:
 
 @asynccontextmanager
 async def subscribe(
-    broker: Broker, topic: str, *, client_id: str | None = None, clean: bool = True
+    broker: Endpoint, topic: str, *, client_id: str | None = None, clean: bool = True, qos: int = 1
 ) -> AsyncIterator[Received]:
-    """Subscribe (QoS 1) to `topic` on `broker` and record every message until the block ends."""
+    """Subscribe (QoS 1 unless asked) to `topic` on `broker` and record every message until the block ends."""
     received = Received()
     client = aiomqtt.Client(broker.host, broker.port, identifier=client_id, clean_session=clean)
     async with client:
-        await client.subscribe(topic, qos=1)
+        await client.subscribe(topic, qos=qos)
 
         async def record() -> None:
             async for message in client.messages:

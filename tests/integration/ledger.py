@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
-from tests.integration.broker import Broker
+from tests.integration.broker import Endpoint
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Ledger:
     while the ledger is cut off by a broker restart.
     """
 
-    broker: Broker
+    broker: Endpoint
     topic_filter: str
     client_id: str
     seqs: list[int] = field(default_factory=list)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,10 @@ from tests.integration.nats import HOST, NatsCluster
 from tests.integration.proxy import FaultyProxy
 from tests.integration.test_commands import send
 from tests.integration.test_durability import judge, settle
-from tests.integration.test_nats_cluster import started_cluster
+from tests.integration.test_nats_cluster import Node, started_cluster
 
 pytestmark = pytest.mark.integration
 PIN = 17
-
-
-@dataclass(frozen=True)
-class Node:
-    """One cluster node's MQTT listener, shaped like our mosquitto fixture for the subscribe/ledger helpers."""
-
-    host: str
-    port: int
 
 
 @pytest.fixture
@@ -81,14 +72,14 @@ class TestOnACluster:
         )
         base = "pi-mqtt-gateway/cl"
         node1, node2 = Node(HOST, ports[1]), Node(HOST, ports[2])
-        async with subscribe(node2, "#") as seen, running_gateway(config, mock_factory) as gateway:  # type: ignore[arg-type]
+        async with subscribe(node2, "#") as seen, running_gateway(config, mock_factory) as gateway:
             assert gateway.stats.broker == f"{HOST}:{ports[0]}"
             for _ in range(5):
                 toggle(mock_factory, PIN, 2, 1000)
             await seen.wait_for(lambda r: len(r.readings(f"{base}/sensor/door")) >= 5, timeout=60)
-            async with subscribe(node1, f"{base}/status") as late:  # type: ignore[arg-type]
+            async with subscribe(node1, f"{base}/status") as late:
                 await late.wait_for(lambda r: r.payloads(f"{base}/status") == [b"online"], timeout=60)
-            await send(node1, f"{base}/output/lamp/set", [b"ON"])  # type: ignore[arg-type]
+            await send(node1, f"{base}/output/lamp/set", [b"ON"])
             await seen.wait_for(lambda r: any(x["value"] is True for x in r.readings(f"{base}/output/lamp")), 60)
             configs = [t for t, p, _ in seen.messages if t.startswith("homeassistant/") and p]
             assert any(t.endswith("/door/config") for t in configs)
@@ -113,7 +104,7 @@ class TestOnACluster:
         )
         try:
             async with (
-                Ledger(Node(HOST, ports[2]), "pi-mqtt-gateway/fo/sensor/+", "fo-ledger") as ledger,  # type: ignore[arg-type]
+                Ledger(Node(HOST, ports[2]), "pi-mqtt-gateway/fo/sensor/+", "fo-ledger") as ledger,
                 running_gateway(config, mock_factory) as gateway,
             ):
                 first = gateway.stats.broker
@@ -139,5 +130,5 @@ class TestOnACluster:
 
 async def seen_offline(node: Node, base: str) -> None:
     """The retained status on another node says `offline` once the gateway has stopped."""
-    async with subscribe(node, f"{base}/status") as status:  # type: ignore[arg-type]
+    async with subscribe(node, f"{base}/status") as status:
         await status.wait_for(lambda r: r.payloads(f"{base}/status")[-1:] == [b"offline"], timeout=60)

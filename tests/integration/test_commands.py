@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from gateway.cli.config_edit import render_toml
 from tests.conftest import make_config, toggle
-from tests.integration.broker import Broker
+from tests.integration.broker import Broker, Endpoint
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 from tests.unit.test_commands import MALFORMED
@@ -27,7 +27,7 @@ OUTPUTS: list[dict[str, Any]] = [
 SENSORS = [{"id": "door", "kind": "digital_input", "pin": 27, "retain": False}]
 
 
-async def send(broker: Broker, topic: str, payloads: list[bytes], qos: int = 1) -> None:
+async def send(broker: Endpoint, topic: str, payloads: list[bytes], qos: int = 1) -> None:
     """Publish each payload to `topic` from a client of our own."""
     async with aiomqtt.Client(broker.host, broker.port) as client:
         for payload in payloads:

@@ -11,7 +11,8 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
@@ -19,7 +20,7 @@ import pytest
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.integration.conftest import Received, wait_until
+from tests.integration.conftest import Received, subscribe, wait_until
 from tests.integration.nats import (
     HOST,
     NatsCluster,
@@ -102,25 +103,17 @@ async def connected(port: int) -> AsyncIterator[aiomqtt.Client]:
             disconnected.exception()
 
 
-@asynccontextmanager
-async def listen(port: int, topic: str, qos: int = 1) -> AsyncIterator[Received]:
+@dataclass(frozen=True)
+class Node:
+    """One node's MQTT listener."""
+
+    host: str
+    port: int
+
+
+def listen(port: int, topic: str, qos: int = 1) -> AbstractAsyncContextManager[Received]:
     """Subscribe to `topic` on the node at `port` and record every message until the block ends."""
-    received = Received()
-    async with client(port) as subscriber:
-        await subscriber.subscribe(topic, qos=qos)
-
-        async def record() -> None:
-            async for message in subscriber.messages:
-                received.messages.append((str(message.topic), bytes(message.payload), message.retain))
-                received.changed.set()
-
-        task = asyncio.create_task(record())
-        try:
-            yield received
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await task
+    return subscribe(Node(HOST, port), topic, qos=qos)
 
 
 async def raw_connection(
