@@ -73,7 +73,27 @@ class _Pins:
         return self._int_level
 
 
-class SimulatedMcp23x(ByteRegisters):
+class _Observed:
+    """What a test (or the demo) observes of a simulated expander: its outputs over time and its INT line."""
+
+    side: _Pins
+
+    @property
+    def output_history(self) -> list[dict[str, bool]]:
+        """The pins' output states after each write that can change them, in order (False = driven low)."""
+        return self.side.output_history
+
+    def driven(self, pin: str) -> list[bool]:
+        """Every level `pin` was driven at, in order."""
+        return self.side.driven(pin)
+
+    @property
+    def int_level(self) -> bool:
+        """INT's electrical level (open drain: False = asserted, released reads high)."""
+        return self.side.int_level
+
+
+class SimulatedMcp23x(_Observed, ByteRegisters):
     """An MCP23017 (`chip="mcp23017"`) or MCP23008 with IOCON.BANK=0, interrupt-on-change and INTCAP.
 
     Power-on (datasheet table 3-1 / 1-3): IODIR 0xFF, everything else 0. GPIO reads the pins (OLAT for
@@ -98,20 +118,6 @@ class SimulatedMcp23x(ByteRegisters):
             self.side.drive_external(pin, level)
             self._interrupt(before, self._levels())
             self._update_int()
-
-    @property
-    def output_history(self) -> list[dict[str, bool]]:
-        """The outputs after each IODIR/OLAT/GPIO write, in order."""
-        return self.side.output_history
-
-    def driven(self, pin: str) -> list[bool]:
-        """Every level `pin` was driven at, in order."""
-        return self.side.driven(pin)
-
-    @property
-    def int_level(self) -> bool:
-        """INT's electrical level (open-drain released reads high)."""
-        return self.side.int_level
 
     def register_value(self, name: str, port: int = 0) -> int:
         """A register's content by name (no side effect)."""
@@ -197,7 +203,7 @@ class SimulatedMcp23x(ByteRegisters):
             self.side.report_int(asserted == bool(iocon & mcp23x.IOCON_INTPOL))
 
 
-class SimulatedPcf857x(SimulatedChip):
+class SimulatedPcf857x(_Observed, SimulatedChip):
     """A PCF8574 (`chip="pcf8574"`) or PCF8575: quasi-bidirectional pins, no registers.
 
     A pin's level is its latch AND the outside (latch 0 sinks hard; latch 1 is a weak pull-up the outside can
@@ -218,20 +224,6 @@ class SimulatedPcf857x(SimulatedChip):
         with self.side.lock:
             self.side.drive_external(pin, level)
             self._update_int()
-
-    @property
-    def output_history(self) -> list[dict[str, bool]]:
-        """Every pin's latch after each write, in order (False = driven low, True = weak high / input)."""
-        return self.side.output_history
-
-    def driven(self, pin: str) -> list[bool]:
-        """Every latch value `pin` was written, in order."""
-        return self.side.driven(pin)
-
-    @property
-    def int_level(self) -> bool:
-        """INT's electrical level (False = asserted)."""
-        return self.side.int_level
 
     def levels(self) -> int:
         """The pins' levels now (bit n = pin n)."""

@@ -1,15 +1,12 @@
-"""A simulated adapter as `i2c-1` with an I2cBus on it (real smbus2), and a recorder of watcher reports."""
+"""A recorder of watcher reports (the simulated adapter and its bus come from tests/unit/devices/conftest.py)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from gateway.devices.i2c.bus import I2cBus
-from gateway.devices.i2c.simulators import SimulatedI2c, attached
 from gateway.errors import DeviceError
 
 WAIT = 20.0  # generous: the events come in milliseconds, but CI is a loaded 2-core machine
@@ -52,19 +49,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
             return
         done.wait(0.005)
     raise AssertionError("condition not reached")
-
-
-@pytest.fixture
-def sim() -> SimulatedI2c:
-    return SimulatedI2c()
-
-
-@pytest.fixture
-def bus(sim: SimulatedI2c, tmp_path: Path) -> Iterator[I2cBus]:
-    with attached(sim, tmp_path, 1):
-        opened = I2cBus(1, dev_root=tmp_path)
-        yield opened
-        opened.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A simulated adapter attached as `i2c-1` under a temporary dev root, and an I2cBus on it (real smbus2)."""
+"""For the device tests: a simulated I2C adapter attached as `i2c-1` under a temporary dev root, and an I2cBus on it
+(the real smbus2, its ioctls routed to the simulator)."""
 
 from __future__ import annotations
 
