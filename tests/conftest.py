@@ -23,6 +23,29 @@ settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+MEASURED = "[measured] "
+
+
+def report_measurement(text: str) -> None:
+    """Print what a test measured; the run's summary repeats it (a passing test's output is otherwise hidden, and
+    pytest-xdist workers' output always is)."""
+    print(f"\n{MEASURED}{text}")  # noqa: T201 - captured, then shown by pytest_terminal_summary
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A section with every measurement the passing tests reported through `report_measurement`."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {line.removeprefix(MEASURED)}"
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call"
+        for line in report.capstdout.splitlines()
+        if line.startswith(MEASURED)
+    ]
+    if lines:
+        terminalreporter.write_sep("=", "measured by the tests")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture
 def mock_factory() -> Iterator[MockFactory]:

@@ -1,7 +1,9 @@
-"""A real mosquitto on a free loopback port, with its own config, that tests may kill and restart."""
+"""A real mosquitto on a free loopback port, with its own config, that tests may kill and restart; and the
+client a test connects with, to it or to any other broker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -9,11 +11,14 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import aiomqtt
 import pytest
+from aiomqtt.exceptions import MqttConnectError
 
 MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto")
 
@@ -37,6 +42,50 @@ class Endpoint(Protocol):
     def port(self) -> int: ...
 
 
+CONNECT_DEADLINE = 60.0  # how long a test's own client keeps trying to connect
+
+
+@asynccontextmanager
+async def connected_client(endpoint: Endpoint, **options: Any) -> AsyncIterator[aiomqtt.Client]:
+    """An aiomqtt client of the test's own, connected to `endpoint` (`options` go to `aiomqtt.Client`).
+
+    A CONNECT left unanswered for aiomqtt's 10 s, or a connection the broker drops, is tried again until
+    `CONNECT_DEADLINE`: a NATS node whose JetStream session lookup timed out (after a node death, on a loaded
+    machine) keeps the connection open and never answers it. A refusal (CONNACK with an error) is not retried.
+    """
+    client = await _first_connection(endpoint, options)
+    try:
+        yield client
+    finally:
+        await client.__aexit__(None, None, None)
+
+
+async def _first_connection(endpoint: Endpoint, options: dict[str, Any]) -> aiomqtt.Client:
+    deadline = asyncio.get_running_loop().time() + CONNECT_DEADLINE
+    while True:
+        client = aiomqtt.Client(endpoint.host, endpoint.port, **options)
+        try:
+            await client.__aenter__()
+        except MqttConnectError:
+            raise
+        except aiomqtt.MqttError:
+            _abandon(client)
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)  # between attempts
+        else:
+            return client
+
+
+def _abandon(client: aiomqtt.Client) -> None:
+    """Close a failed attempt's socket: aiomqtt leaves a CONNECT that timed out connected."""
+    with suppress(Exception):  # best effort: the attempt is over either way
+        client._client._sock_close()  # noqa: SLF001 - aiomqtt < 3 has no public way (gateway/mqtt.py's _abort)
+    disconnected = client._disconnected  # noqa: SLF001
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()  # retrieved: no "Future exception was never retrieved" at garbage collection
+
+
 _HANDED_OUT: set[int] = set()  # never the same port twice in one run (a killed broker comes back on its own)
 
 
@@ -47,9 +96,9 @@ def free_port() -> int:
     outgoing connection (a NATS route dialling a peer, a client) can be given that same port: a cluster of three
     nodes started at once hit "address already in use". Below the range only listeners take ports.
     """
-    low = _ephemeral_low()
+    first, last = _port_slice(20_000, _ephemeral_low() - 1)
     for _ in range(500):
-        port = random.randint(20_000, low - 1)
+        port = random.randint(first, last)
         if port in _HANDED_OUT:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -59,7 +108,19 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-    raise RuntimeError(f"no free loopback port in 20000..{low - 1}")
+    raise RuntimeError(f"no free loopback port in {first}..{last}")
+
+
+def _port_slice(first: int, last: int) -> tuple[int, int]:
+    """This test process's own share of the port range: pytest-xdist workers run side by side, and a worker must
+    never take the port of another's broker while that one is killed for a fault test (it restarts on its port)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return first, last
+    width = (last - first + 1) // count
+    start = first + int(worker[2:]) * width
+    return start, start + width - 1
 
 
 def _ephemeral_low() -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tests.integration.broker import Broker, Endpoint
+from tests.integration.broker import Broker, Endpoint, connected_client
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +99,7 @@ async def subscribe(
 ) -> AsyncIterator[Received]:
     """Subscribe (QoS 1 unless asked) to `topic` on `broker` and record every message until the block ends."""
     received = Received()
-    client = aiomqtt.Client(broker.host, broker.port, identifier=client_id, clean_session=clean)
-    async with client:
+    async with connected_client(broker, identifier=client_id, clean_session=clean) as client:
         await client.subscribe(topic, qos=qos)
 
         async def record() -> None:

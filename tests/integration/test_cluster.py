@@ -16,6 +16,7 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config import GatewayConfig
 from gateway.plugins import config_model
 from tests.conftest import toggle
+from tests.integration.broker import connected_client
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import running_gateway
 from tests.integration.ledger import Ledger
@@ -36,7 +37,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
     started = started_cluster(tmp_path / "nats")
     try:
         for port in started.mqtt_ports:
-            async with aiomqtt.Client(HOST, port, protocol=aiomqtt.ProtocolVersion.V311, timeout=120) as client:
+            async with connected_client(Node(HOST, port), protocol=aiomqtt.ProtocolVersion.V311) as client:
                 await client.subscribe("warm-up/#", qos=1)
         yield started
     finally:

@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from structlog.testing import capture_logs
 
 from gateway.cli.config_edit import render_toml
-from tests.conftest import make_config, toggle
-from tests.integration.broker import Broker, Endpoint
+from tests.conftest import make_config, report_measurement, toggle
+from tests.integration.broker import Broker, Endpoint, connected_client
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 from tests.unit.test_commands import MALFORMED
@@ -29,7 +28,7 @@ SENSORS = [{"id": "door", "kind": "digital_input", "pin": 27, "retain": False}]
 
 async def send(broker: Endpoint, topic: str, payloads: list[bytes], qos: int = 1) -> None:
     """Publish each payload to `topic` from a client of our own."""
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with connected_client(broker) as client:
         for payload in payloads:
             await client.publish(topic, payload, qos=qos)
 
@@ -120,7 +119,7 @@ class TestFlood:
             await output.wait_for('"event": "ready"')
             before = rss_kib(process.pid)
             payloads = [b"TOGGLE", b'{"value": 0.5}', b"garbage", b"\xff" * 100, b'{"state": "ON", "for": 0.01}']
-            async with aiomqtt.Client(broker.host, broker.port) as client:
+            async with connected_client(broker) as client:
                 start = time.monotonic()
                 for n in range(5000):
                     target = "dimmer" if n % 2 else "relay"
@@ -137,7 +136,7 @@ class TestFlood:
             process.terminate()
             await asyncio.to_thread(process.wait, 30)
             output.close()
-        print(f"\n[flood] 5,000 commands in 5 s: RSS grew by {grown} KiB")  # noqa: T201 - reported in the README
+        report_measurement(f"flood: 5,000 commands in 5 s, RSS grew by {grown} KiB")  # reported in the README
         assert grown < 10 * 1024, f"RSS grew by {grown} KiB"
         assert not [line for line in output.lines if "Traceback" in line or '"level": "error"' in line]
 

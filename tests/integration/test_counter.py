@@ -8,14 +8,13 @@ import signal
 import sqlite3
 from pathlib import Path
 
-import aiomqtt
 from gpiozero.pins.mock import MockFactory
 
 from gateway.cli.config_edit import render_toml
 from gateway.counter import counter_path, load_total
 from gateway.store import DB_FILE
 from tests.conftest import make_config
-from tests.integration.broker import Broker
+from tests.integration.broker import Broker, connected_client
 from tests.integration.conftest import Received, subscribe, wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 
@@ -43,7 +42,7 @@ class TestCounterCommands:
         async with (
             subscribe(broker, f"{WATER}/#") as received,
             running_gateway(config, mock_factory) as gateway,
-            aiomqtt.Client(broker.host, broker.port) as commander,
+            connected_client(broker) as commander,
         ):
             await received.wait_for(lambda r: 0.0 in totals(r))
             pulse(mock_factory, 5)

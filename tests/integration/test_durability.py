@@ -26,7 +26,7 @@ from gateway.cli.config_edit import render_toml
 from gateway.config import GatewayConfig
 from gateway.server import Gateway
 from gateway.store import DB_FILE, READING_KEY
-from tests.conftest import make_config, toggle
+from tests.conftest import make_config, report_measurement, toggle
 from tests.integration.broker import Broker
 from tests.integration.conftest import wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
@@ -68,8 +68,8 @@ def judge(name: str, verdict: Verdict, broker_acked: set[int] | None = None) -> 
     """
     broker_lost = [seq for seq in verdict.lost if broker_acked is not None and seq in broker_acked]
     gateway_lost = [seq for seq in verdict.lost if seq not in broker_lost]
-    print(  # noqa: T201 - the battery reports its counts
-        f"\n[fault battery] {name}: {verdict}; lost by the gateway {len(gateway_lost)}, "
+    report_measurement(
+        f"fault battery, {name}: {verdict}; lost by the gateway {len(gateway_lost)}, "
         f"lost by the killed broker after its PUBACK {len(broker_lost)} {broker_lost[:10]}"
     )
     assert gateway_lost == [], str(verdict)
@@ -130,7 +130,7 @@ class TestBrokerFaults:
                 own_broker.thaw()
             await source
             verdict = await settle(gateway, ledger)
-        print(f"\n[fault battery] frozen broker noticed after {[round(n, 2) for n in noticed]} s")  # noqa: T201
+        report_measurement(f"fault battery: frozen broker noticed after {[round(n, 2) for n in noticed]} s")
         assert all(n <= 1.5 * 4 + 1.0 for n in noticed), noticed  # 1.5 x keepalive, plus the watch's 1 s tick
         judge("broker SIGSTOP 8 s x3", verdict)
 
@@ -181,8 +181,8 @@ class TestBrokerFaults:
             drain_seconds = time.monotonic() - restarted
             drained = gateway.stats.published - published_before
             verdict = await settle(gateway, ledger)
-        print(  # noqa: T201
-            f"\n[fault battery] drained {drained} readings in {drain_seconds:.2f} s after the broker came back "
+        report_measurement(
+            f"fault battery: drained {drained} readings in {drain_seconds:.2f} s after the broker came back "
             f"({drained / drain_seconds:.0f}/s, reconnect delay included)"
         )
         assert backlog >= 3000
@@ -362,7 +362,7 @@ class TestGatewayCrashes:
             code = await asyncio.to_thread(process.wait, 30)
             output.close()
         verdict = ledger.verdict(stored)
-        print(f"\n[fault battery] {len(stored)} readings were stored at the kills")  # noqa: T201
+        report_measurement(f"fault battery: {len(stored)} readings were stored at the kills")
         assert code == 0
         assert stored, "the kills found readings in the outbox: the test exercised the resume"
         judge("gateway kill -9 x3", verdict)

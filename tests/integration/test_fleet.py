@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from gateway.broker_settings import connection_settings
@@ -23,7 +22,7 @@ from gateway.cli.config_edit import render_toml
 from gateway.cli.fleet import FleetOptions, fleet
 from gateway.mqtt import MqttTransport
 from tests.conftest import make_config
-from tests.integration.broker import Broker
+from tests.integration.broker import Broker, connected_client
 from tests.integration.gateway_runner import broker_config
 
 
@@ -40,7 +39,7 @@ def stats(**fields: Any) -> bytes:
 
 async def publish_retained(broker: Broker, messages: dict[str, bytes]) -> None:
     """Publish each topic's payload retained with QoS 1 (acknowledged, so stored); b"" clears a topic."""
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with connected_client(broker) as client:
         for topic, payload in messages.items():
             await client.publish(topic, payload, qos=1, retain=True)
 

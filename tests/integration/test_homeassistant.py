@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 from gpiozero.pins.mock import MockFactory
 
 from gateway.config import GatewayConfig
 from gateway.homeassistant.discovery import config_topic, entities
 from gateway.topics import topic_matches
 from tests.conftest import make_config
-from tests.integration.broker import Broker
+from tests.integration.broker import Broker, connected_client
 from tests.integration.conftest import Received, subscribe
 from tests.integration.gateway_runner import broker_config, running_gateway
 from tests.integration.test_reload import reloadable, reloaded, serve
@@ -57,7 +56,7 @@ class TestHomeAssistant:
             await ha.wait_for(lambda r: len(configs(r, "ha1")) == expected)
             await ha.wait_for(lambda r: all(r.payloads(topic) for topic in states))
             ha.messages.clear()
-            async with aiomqtt.Client(broker.host, broker.port) as client:
+            async with connected_client(broker) as client:
                 await client.publish("homeassistant/status", b"online")
             await ha.wait_for(lambda r: len(configs(r, "ha1")) == expected)
             await ha.wait_for(lambda r: all(r.payloads(topic) for topic in states))
@@ -136,7 +135,7 @@ class TestHomeAssistant:
             await received.wait_for(lambda r: len(r.payloads(load)) >= 1)
             await reloaded(gateway, source, ha_config(tmp_path, broker, "ha5", SENSORS[:1]))
             received.messages.clear()
-            async with aiomqtt.Client(broker.host, broker.port) as client:
+            async with connected_client(broker) as client:
                 await client.publish("homeassistant/status", b"online")
             await received.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/ha5/sensor/door")) >= 1)
             await received.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/ha5/output/pump")) >= 1)
@@ -179,7 +178,7 @@ async def retained_topics(broker: Broker, topic_filter: str) -> set[str]:
     """The topics under `topic_filter` with a retained message now (a sentinel marks the end of the replay)."""
     sentinel = "homeassistant/sentinel/ha-test/end"
     async with subscribe(broker, f"{topic_filter.split('/', maxsplit=1)[0]}/#") as received:
-        async with aiomqtt.Client(broker.host, broker.port) as client:
+        async with connected_client(broker) as client:
             await client.publish(sentinel, b"end")
         await received.wait_for(lambda r: bool(r.payloads(sentinel)))
     return {

@@ -9,13 +9,12 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 from gpiozero.pins.mock import MockFactory
 from structlog.testing import capture_logs
 
-from tests.conftest import make_config, toggle
-from tests.integration.broker import Broker
+from tests.conftest import make_config, report_measurement, toggle
+from tests.integration.broker import Broker, connected_client
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 from tests.integration.ledger import Ledger
@@ -192,7 +191,7 @@ class TestOneResend:
         finally:
             await proxy.close()
         verdict = ledger.verdict(expected)
-        print(f"\none resend, {resets} resets, window {window}: {verdict}")  # noqa: T201
+        report_measurement(f"one resend, {resets} resets, window {window}: {verdict}")
         assert verdict.lost == []
         assert verdict.out_of_order == 0
         assert verdict.duplicates <= resets * window
@@ -265,7 +264,9 @@ class TestControlLane:
                 still_buffered = gateway.buffered
         finally:
             await proxy.close()
-        print(f"\nrelay state after {latency:.3f} s, {readings_before} readings delivered, {still_buffered} buffered")  # noqa: T201
+        report_measurement(
+            f"relay state after {latency:.3f} s, {readings_before} readings delivered, {still_buffered} buffered"
+        )
         assert still_buffered >= 5_000, "the state report did not wait for the backlog"
         assert readings_before < 5_000
         for sensor in (f"load{n}" for n in range(40)):
@@ -277,7 +278,7 @@ class TestControlLane:
 
 async def publish(broker: Broker, topic: str, payload: bytes) -> None:
     """One QoS 1 publish from a separate client."""
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with connected_client(broker) as client:
         await client.publish(topic, payload, qos=1)
 
 
