@@ -11,8 +11,8 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
@@ -259,35 +259,17 @@ class MqttTransport:
         A broker that refuses us sends its CONNACK and closes at once; paho reports both in one read, so the
         close can be seen first: a close after a CONNACK waits for that CONNACK's verdict.
         """
-        closed_early: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        connack = asyncio.Event()
-        paho = client._client
-        on_connect, on_disconnect = paho.on_connect, paho.on_disconnect
-
-        def connected(*args: Any) -> None:
-            connack.set()
-            if on_connect is not None:
-                on_connect(*args)
-
-        def disconnected(*args: Any) -> None:
-            if on_disconnect is not None:
-                on_disconnect(*args)
-            if not closed_early.done():
-                closed_early.set_result(None)
-
-        paho.on_connect, paho.on_disconnect = connected, disconnected
-        entering = asyncio.ensure_future(client.__aenter__())
-        either: set[asyncio.Future[Any]] = {entering, closed_early}
-        try:
-            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-            if not entering.done() and connack.is_set():
-                await asyncio.wait({entering})  # the CONNACK is in: its verdict follows in a moment
-        except BaseException:
-            entering.cancel()
-            _abort(client)
-            raise
-        finally:
-            paho.on_connect, paho.on_disconnect = on_connect, on_disconnect
+        with _connect_signals(client._client) as (closed_early, connack):
+            entering = asyncio.ensure_future(client.__aenter__())
+            either: set[asyncio.Future[Any]] = {entering, closed_early}
+            try:
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                if not entering.done() and connack.is_set():
+                    await asyncio.wait({entering})  # the CONNACK is in: its verdict follows in a moment
+            except BaseException:
+                entering.cancel()
+                _abort(client)
+                raise
         if not entering.done():
             entering.cancel()
             await asyncio.gather(entering, return_exceptions=True)
@@ -364,6 +346,32 @@ async def _translated(awaitable: Awaitable[T], doing: str) -> T:
 def _code(exc: aiomqtt.MqttError) -> int | None:
     rc = getattr(exc, "rc", None)
     return rc.value if isinstance(rc, ReasonCode) else rc if isinstance(rc, int) else None
+
+
+@contextmanager
+def _connect_signals(paho: Any) -> Iterator[tuple[asyncio.Future[None], asyncio.Event]]:
+    """While open: a future done when the connection closes and an event set by the CONNACK; paho's callbacks
+    (aiomqtt's) still run, and are put back alone at the end."""
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    connack = asyncio.Event()
+    on_connect, on_disconnect = paho.on_connect, paho.on_disconnect
+
+    def connected(*args: Any) -> None:
+        connack.set()
+        if on_connect is not None:
+            on_connect(*args)
+
+    def disconnected(*args: Any) -> None:
+        if on_disconnect is not None:
+            on_disconnect(*args)
+        if not closed.done():
+            closed.set_result(None)
+
+    paho.on_connect, paho.on_disconnect = connected, disconnected
+    try:
+        yield closed, connack
+    finally:
+        paho.on_connect, paho.on_disconnect = on_connect, on_disconnect
 
 
 def _abort(client: aiomqtt.Client) -> None:

@@ -183,13 +183,7 @@ class Gateway:
 
     async def _next_request(self) -> Literal["stop", "reload"]:
         """Wait for a stop or a reload request; a stop wins when both are pending."""
-        stop = asyncio.create_task(self._stop.wait())
-        reload = asyncio.create_task(self._reload_requested.wait())
-        try:
-            await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            reload.cancel()
+        await _first_set(self._stop, self._reload_requested)
         if self._stop.is_set():
             return "stop"
         self._reload_requested.clear()
@@ -276,13 +270,7 @@ class Gateway:
 
     async def _until_ready(self, publisher: Publisher) -> None:
         # Ready once devices are up and the first connection was attempted; never wait for the broker itself.
-        first = asyncio.create_task(publisher.first_attempt_done.wait())
-        stop = asyncio.create_task(self._stop.wait())
-        try:
-            await asyncio.wait({first, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            first.cancel()
-            stop.cancel()
+        await _first_set(publisher.first_attempt_done, self._stop)
         self.ready.set()
         self._notifier.notify("READY=1", self._status_line())
         log.info("ready", connected=publisher.connected.is_set())
@@ -293,3 +281,13 @@ class Gateway:
         if self._factory is not None and self._injected_factory is None:
             with suppress(Exception):
                 close_pin_factory(self._factory)
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    """Return as soon as one of `events` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -42,16 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="debug logging, and tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("run", help="run the gateway until SIGTERM/SIGINT")
-    check = commands.add_parser("check", help="validate the config, build every device, try the broker")
+    # The order of these calls is the order `--help` lists the commands in.
+    _setup_commands(commands.add_parser)
+    _config_commands(commands.add_parser("config", help="show, get, set and explain the configuration"))
+    _sensor_commands(commands.add_parser("sensors", help="list the configured sensors or read them once"))
+    _monitor_commands(commands.add_parser)
+    _service_commands(commands.add_parser)
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+AddCommand = Callable[..., argparse.ArgumentParser]  # a subparsers' `add_parser`
+
+
+def _setup_commands(add: AddCommand) -> None:
+    add("run", help="run the gateway until SIGTERM/SIGINT")
+    check = add("check", help="validate the config, build every device, try the broker")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default 10)")
-    init = commands.add_parser("init", help="write the commented example config (never overwrites)")
+    init = add("init", help="write the commented example config (never overwrites)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.add_argument("--detect", action="store_true", help="append [[sensors]] tables for the sensors detect finds")
-    detect = commands.add_parser("detect", help="list the sensors found on this machine, with their [[sensors]] tables")
+    detect = add("detect", help="list the sensors found on this machine, with their [[sensors]] tables")
     detect.add_argument("--toml", action="store_true", help="print only the [[sensors]] tables")
 
-    config = commands.add_parser("config", help="show, get, set and explain the configuration")
+
+def _config_commands(config: argparse.ArgumentParser) -> None:
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     config_commands.add_parser("show", help="effective values (file + environment), with where each came from")
     get = config_commands.add_parser("get", help="one effective value, e.g. `config get mqtt.host`")
@@ -62,34 +77,38 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser("path", help="which config file is used")
     config_commands.add_parser("schema", help="the JSON Schema of the config file")
 
-    sensors = commands.add_parser("sensors", help="list the configured sensors or read them once")
+
+def _sensor_commands(sensors: argparse.ArgumentParser) -> None:
     sensor_commands = sensors.add_subparsers(dest="sensors_command", metavar="SUBCOMMAND", required=True)
     sensor_commands.add_parser("list", help="a table of id, kind, pins, interval, filters and topic")
     read = sensor_commands.add_parser("read", help="read each sensor (or one) once, without a broker")
     read.add_argument("sensor_id", nargs="?", metavar="ID", help="only this sensor")
 
-    commands.add_parser("pins", help="the 40-pin header with the pins each sensor uses, and conflicts")
-    watch = commands.add_parser("watch", help="a live table of this gateway's readings from the broker")
+
+def _monitor_commands(add: AddCommand) -> None:
+    add("pins", help="the 40-pin header with the pins each sensor uses, and conflicts")
+    watch = add("watch", help="a live table of this gateway's readings from the broker")
     watch.add_argument("--once", action="store_true", help="print one snapshot and exit (0 when online)")
     watch.add_argument("--settle", type=float, default=2.0, help="seconds to collect before --once prints")
-    status = commands.add_parser("status", help="service, connection, outbox depth and last error")
+    status = add("status", help="service, connection, outbox depth and last error")
     status.add_argument("--settle", type=float, default=2.0, help="seconds to wait for retained status")
-    _fleet_arguments(commands.add_parser("fleet", help="every gateway under the topic prefix: status, broker, errors"))
-    completion = commands.add_parser("completion", help="print a shell completion script")
+    _fleet_arguments(add("fleet", help="every gateway under the topic prefix: status, broker, errors"))
+    completion = add("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
-    discovery = commands.add_parser("discovery", help="Home Assistant discovery: what would be announced")
+    discovery = add("discovery", help="Home Assistant discovery: what would be announced")
     discovery.add_argument("--print", action="store_true", required=True, help="print topics and payloads")
-    install = commands.add_parser("install-service", help="install and start the systemd service (as root)")
+
+
+def _service_commands(add: AddCommand) -> None:
+    install = add("install-service", help="install and start the systemd service (as root)")
     install.add_argument("--root", default="/", metavar="DIR", help="install under DIR and run nothing (packaging)")
     install.add_argument(
         "--password-file", metavar="FILE", help="the broker password, handed to the service with LoadCredential="
     )
     install.add_argument("--no-start", action="store_true", help="enable the service but do not start it now")
-    uninstall = commands.add_parser("uninstall-service", help="stop and remove the service (keeps config, state)")
+    uninstall = add("uninstall-service", help="stop and remove the service (keeps config, state)")
     uninstall.add_argument("--root", default="/", metavar="DIR", help="remove from under DIR, run nothing")
     uninstall.add_argument("--purge", action="store_true", help="also remove the config and the state directory")
-    commands.add_parser("version", help="print the version")
-    return parser
 
 
 def _fleet_arguments(fleet: argparse.ArgumentParser) -> None:

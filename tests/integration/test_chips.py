@@ -17,7 +17,7 @@ from tests.integration.broker import Broker
 from tests.integration.conftest import subscribe
 from tests.integration.gateway_runner import broker_config, running_gateway
 
-BASE = "pi-mqtt-gateway/chips/sensor"  # retained readings of one test never reach the other: own ids below
+BASE = "pi-mqtt-gateway/chips/sensor"  # both tests are gateway `chips`: readings not retained, so never seen twice
 QUANTITIES = ("temperature", "humidity", "pressure")
 
 

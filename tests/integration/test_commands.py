@@ -12,13 +12,13 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from structlog.testing import capture_logs
 
 from gateway.cli.config_edit import render_toml
+from gateway.config import GatewayConfig
 from tests.conftest import make_config, report_measurement, toggle
 from tests.integration.broker import Broker, Endpoint, connected_client
 from tests.integration.conftest import subscribe, wait_until
 from tests.integration.gateway_runner import OutputLines, broker_config, running_gateway, start_process
 from tests.unit.test_commands import MALFORMED
 
-BASE = "pi-mqtt-gateway/cmd"
 OUTPUTS: list[dict[str, Any]] = [
     {"id": "relay", "kind": "relay", "pin": 5},
     {"id": "dimmer", "kind": "pwm", "pin": 12},
@@ -33,45 +33,51 @@ async def send(broker: Endpoint, topic: str, payloads: list[bytes], qos: int = 1
             await client.publish(topic, payload, qos=qos)
 
 
+def commanded_config(tmp_path: Path, broker: Broker, gateway_id: str) -> GatewayConfig:
+    """The sensors and outputs the command tests drive, on a gateway of the test's own (retained states of another
+    test's gateway on the shared broker must not reach this test's subscriptions)."""
+    return make_config(
+        tmp_path, SENSORS, outputs=OUTPUTS, gateway={"id": gateway_id}, mqtt=broker_config(broker.host, broker.port)
+    )
+
+
 class TestDrivingOutputs:
     async def test_a_subscriber_drives_a_relay_and_a_pwm_output(
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """ON and {"value": 0.3} move the MockPins; the actual state comes back retained on the output topic."""
-        config = make_config(
-            tmp_path, SENSORS, outputs=OUTPUTS, gateway={"id": "cmd"}, mqtt=broker_config(broker.host, broker.port)
-        )
-        async with subscribe(broker, f"{BASE}/output/+") as states, running_gateway(config, mock_factory) as gateway:
+        config = commanded_config(tmp_path, broker, "cmd-drive")
+        base = f"pi-mqtt-gateway/{config.gateway.id}"
+        async with subscribe(broker, f"{base}/output/+") as states, running_gateway(config, mock_factory) as gateway:
             await states.wait_for(lambda r: len(r.messages) >= 2)  # the initial states
-            await send(broker, f"{BASE}/output/relay/set", [b"ON"])
-            await send(broker, f"{BASE}/output/dimmer/set", [b'{"value": 0.3}'])
-            await states.wait_for(lambda r: len(r.readings(f"{BASE}/output/dimmer")) >= 2)
-            await states.wait_for(lambda r: len(r.readings(f"{BASE}/output/relay")) >= 2)
+            await send(broker, f"{base}/output/relay/set", [b"ON"])
+            await send(broker, f"{base}/output/dimmer/set", [b'{"value": 0.3}'])
+            await states.wait_for(lambda r: len(r.readings(f"{base}/output/dimmer")) >= 2)
+            await states.wait_for(lambda r: len(r.readings(f"{base}/output/relay")) >= 2)
             assert mock_factory.pin(5).state is True
             assert abs(mock_factory.pin(12, pin_class=MockPWMPin).state - 0.3) < 1e-9
             assert gateway.stats.commands == 2
-        assert [r["value"] for r in states.readings(f"{BASE}/output/relay")] == [False, True, False]  # off at stop
-        assert [r["value"] for r in states.readings(f"{BASE}/output/dimmer")] == [0.0, 0.3, 0.0]
+        assert [r["value"] for r in states.readings(f"{base}/output/relay")] == [False, True, False]  # off at stop
+        assert [r["value"] for r in states.readings(f"{base}/output/dimmer")] == [0.0, 0.3, 0.0]
 
     async def test_malformed_commands_change_nothing_and_are_each_counted(
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """The malformed corpus, an unknown output and a command to an input: no pin moves, no traceback."""
-        config = make_config(
-            tmp_path, SENSORS, outputs=OUTPUTS, gateway={"id": "cmd"}, mqtt=broker_config(broker.host, broker.port)
-        )
+        config = commanded_config(tmp_path, broker, "cmd-malformed")
+        base = f"pi-mqtt-gateway/{config.gateway.id}"
         relay, dimmer = mock_factory.pin(5), mock_factory.pin(12, pin_class=MockPWMPin)
         with capture_logs() as logs:
             async with (
-                subscribe(broker, f"{BASE}/sensor/door") as readings,
+                subscribe(broker, f"{base}/sensor/door") as readings,
                 running_gateway(config, mock_factory) as gateway,
             ):
                 relay_states, dimmer_states = list(relay.states), list(dimmer.states)
                 corpus = [MALFORMED[name] for name in sorted(MALFORMED)]
-                await send(broker, f"{BASE}/output/relay/set", corpus)
-                await send(broker, f"{BASE}/output/dimmer/set", [b'{"value": "half"}', b'{"value": NaN}'])
-                await send(broker, f"{BASE}/output/pump/set", [b"ON"])
-                await send(broker, f"{BASE}/output/door/set", [b"ON"])
+                await send(broker, f"{base}/output/relay/set", corpus)
+                await send(broker, f"{base}/output/dimmer/set", [b'{"value": "half"}', b'{"value": NaN}'])
+                await send(broker, f"{base}/output/pump/set", [b"ON"])
+                await send(broker, f"{base}/output/door/set", [b"ON"])
                 expected = len(corpus) + 4
                 await wait_until(lambda: gateway.stats.commands_rejected == expected, what="every refusal counted")
                 assert (list(relay.states), list(dimmer.states)) == (relay_states, dimmer_states)
@@ -87,14 +93,13 @@ class TestSubscription:
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """Commands for another gateway, or under a sensor, never arrive: not applied, not even counted."""
-        config = make_config(
-            tmp_path, SENSORS, outputs=OUTPUTS, gateway={"id": "cmd"}, mqtt=broker_config(broker.host, broker.port)
-        )
+        config = commanded_config(tmp_path, broker, "cmd-subtree")
+        base = f"pi-mqtt-gateway/{config.gateway.id}"
         async with running_gateway(config, mock_factory) as gateway:
             await send(broker, "pi-mqtt-gateway/other/output/relay/set", [b"ON"])
-            await send(broker, f"{BASE}/sensor/door/set", [b"ON"])
-            await send(broker, f"{BASE}/output/relay/set/extra", [b"ON"])
-            await send(broker, f"{BASE}/output/relay/set", [b"garbage"])  # a marker that does arrive
+            await send(broker, f"{base}/sensor/door/set", [b"ON"])
+            await send(broker, f"{base}/output/relay/set/extra", [b"ON"])
+            await send(broker, f"{base}/output/relay/set", [b"garbage"])  # a marker that does arrive
             await wait_until(lambda: gateway.stats.commands_rejected == 1, what="the marker refused")
             assert gateway.stats.commands == 0
             assert mock_factory.pin(5).state is False

@@ -28,11 +28,13 @@ PIN_A, PIN_B = 27, 22
 REFUSED = "reload refused, the running configuration is kept"
 
 
-def two_sensor_config(tmp_path: Path, port: int, sensors: list[str], **mqtt: Any) -> GatewayConfig:
-    """Edge inputs `a` (pin 27) and/or `b` (pin 22), not retained, on gateway `reload`."""
+def two_sensor_config(
+    tmp_path: Path, port: int, sensors: list[str], gateway_id: str = "reload", **mqtt: Any
+) -> GatewayConfig:
+    """Edge inputs `a` (pin 27) and/or `b` (pin 22), not retained, on gateway `reload` unless told."""
     pins = {"a": PIN_A, "b": PIN_B}
     specs = [{"id": name, "kind": "digital_input", "pin": pins[name], "retain": False} for name in sensors]
-    return make_config(tmp_path, specs, gateway={"id": "reload"}, mqtt=broker_config("127.0.0.1", port, **mqtt))
+    return make_config(tmp_path, specs, gateway={"id": gateway_id}, mqtt=broker_config("127.0.0.1", port, **mqtt))
 
 
 class Source:
@@ -80,21 +82,22 @@ class TestReload:
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
         """A sensor added and one removed take effect; the connection stays up (no `offline` on the status topic)."""
-        gateway, source = reloadable(two_sensor_config(tmp_path, broker.port, ["a"]), mock_factory)
-        async with subscribe(broker, "pi-mqtt-gateway/reload/#") as received:
+        # A gateway id of its own: the shared broker keeps the retained `offline` of the other tests' `reload`.
+        gateway, source = reloadable(two_sensor_config(tmp_path, broker.port, ["a"], "reload-swap"), mock_factory)
+        async with subscribe(broker, "pi-mqtt-gateway/reload-swap/#") as received:
             task = await serve(gateway)
-            await received.wait_for(lambda r: len(r.readings("pi-mqtt-gateway/reload/sensor/a")) == 1)
-            logs = await reloaded(gateway, source, two_sensor_config(tmp_path, broker.port, ["b"]))
+            await received.wait_for(lambda r: len(r.readings("pi-mqtt-gateway/reload-swap/sensor/a")) == 1)
+            logs = await reloaded(gateway, source, two_sensor_config(tmp_path, broker.port, ["b"], "reload-swap"))
             assert next(line for line in logs if line["event"] == "reloaded")["reconnected"] is False
             toggle(mock_factory, PIN_A, 3)  # no longer a sensor: nothing published
             toggle(mock_factory, PIN_B, 3)
-            await received.wait_for(lambda r: len(r.readings("pi-mqtt-gateway/reload/sensor/b")) == 4)
+            await received.wait_for(lambda r: len(r.readings("pi-mqtt-gateway/reload-swap/sensor/b")) == 4)
             gateway.request_stop()
             await task
-        assert len(received.readings("pi-mqtt-gateway/reload/sensor/a")) == 1
-        assert received.payloads("pi-mqtt-gateway/reload/status") == [b"online", b"offline"]  # one session
+        assert len(received.readings("pi-mqtt-gateway/reload-swap/sensor/a")) == 1
+        assert received.payloads("pi-mqtt-gateway/reload-swap/status") == [b"online", b"offline"]  # one session
         assert gateway.stats.reconnects == 0
-        seqs = [r["seq"] for r in received.readings("pi-mqtt-gateway/reload/sensor/b")]
+        seqs = [r["seq"] for r in received.readings("pi-mqtt-gateway/reload-swap/sensor/b")]
         assert seqs == sorted(seqs)
 
     async def test_buffered_readings_survive_a_reload_that_changes_sensors_and_broker(
