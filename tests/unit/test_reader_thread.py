@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -30,14 +29,17 @@ class TestReaderThread:
         (asyncio.wait_for on 3.11 returns the result instead, and a poll loop then never stops.)
         """
         reader = ReaderThread("race")
-        go = threading.Event()
+        go, queued = threading.Event(), threading.Event()
         task = asyncio.create_task(reader.call(go.wait, timeout=5))
-        await asyncio.sleep(0)  # the call is now waiting for the thread
+        after = asyncio.create_task(reader.call(queued.set, timeout=5))  # the thread takes requests in order
+        await asyncio.sleep(0)  # both calls are now waiting for the thread
         go.set()
-        time.sleep(0.2)  # noqa: ASYNC251 - block the loop on purpose while the thread queues its result
+        # Block the loop on purpose until the thread has queued the first result (it runs `after` only then).
+        assert queued.wait(30)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        await after
         reader.close()
 
     async def test_a_hung_read_times_out_without_blocking_anything(self) -> None:
