@@ -95,11 +95,13 @@ class Inputs:
         return True
 
     def close(self) -> None:
-        """Close every device (best effort: one bad device must not keep pins held)."""
+        """Close every device (best effort: one bad device must not keep pins held), then the simulation's parts."""
         while self._drivers:
             driver = self._drivers.pop()
             with suppress(Exception):
                 driver.close()
+        if self._simulator is not None:
+            self._simulator.close()
 
     async def _sample(self, sampler: Sampler) -> None:
         async with asyncio.TaskGroup() as group:

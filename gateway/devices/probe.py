@@ -37,12 +37,18 @@ def pin_factory_for(config: GatewayConfig) -> Iterator[Any]:
 
 def probe_sensors(factory: Any, config: GatewayConfig, sensors: Sequence[SensorConfig], state_dir: Path) -> list[Probe]:
     """Read each of `sensors` once on `factory` (simulated when the config says so)."""
-    hardware = hardware_for(config, factory)
-    if config.gpio.simulated:
-        simulator = Simulator(factory, state_dir)
+    if not config.gpio.simulated:
+        return _read_each(sensors, hardware_for(config, factory))
+    simulator = Simulator(factory, state_dir)
+    try:
         sensors = simulator.prepare(sensors)
         simulator.prepare_expanders(config.expanders, sensors)
-        hardware = simulator.hardware(config.expanders)
+        return _read_each(sensors, simulator.hardware(config.expanders))
+    finally:
+        simulator.close()
+
+
+def _read_each(sensors: Sequence[SensorConfig], hardware: Hardware) -> list[Probe]:
     results = []
     for sensor in sensors:
         try:

@@ -34,6 +34,7 @@ class SimulatedHardware:
     updates: list[Update] = field(default_factory=list)
     _i2c: Any | None = None
     _built: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    _stops: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def i2c(self) -> Any:
@@ -71,3 +72,12 @@ class SimulatedHardware:
         """Move every simulated value to its value at `now`."""
         for update in self.updates:
             update(now)
+
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Run `stop` when the simulation closes: a part with a thread or file descriptors of its own."""
+        self._stops.append(stop)
+
+    def close(self) -> None:
+        """Stop every part registered with `on_close` (a reload builds new ones), each once."""
+        while self._stops:
+            self._stops.pop()()

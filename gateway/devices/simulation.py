@@ -118,6 +118,10 @@ class Simulator:
         # point at absolute targets, as the kernel's resolve.
         self.chips = SimulatedHardware(fake_sysfs_root(state_dir), self._rng, pin_factory=factory, adcs=self._adcs)
 
+    def close(self) -> None:
+        """Stop the simulated parts that run on their own (a UART sensor's pseudo-terminal and thread)."""
+        self.chips.close()
+
     def hardware(self, expanders: tuple[ExpanderConfig, ...] = ()) -> Hardware:
         """What the sensors open on: the mock pins, the fake sysfs tree and the simulated I2C chips."""
         i2c = self.chips.i2c if self.chips.uses_i2c else None

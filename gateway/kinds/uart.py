@@ -97,6 +97,7 @@ def _simulate_pms(config: Pms5003Config, hardware: SimulatedHardware) -> Pms5003
 
     def start() -> SimulatedPms5003:
         simulated = SimulatedPms5003(interval=1.0).start()
+        hardware.on_close(simulated.stop)
         rng = hardware.rng
         pm25 = drift(rng.uniform(300, 900), 4.0, 30.0, rng.uniform(0, 6))
 
@@ -117,6 +118,7 @@ def _simulate_mhz19(config: Mhz19Config, hardware: SimulatedHardware) -> Mhz19Co
 
     def start() -> SimulatedMhz19:
         simulated = SimulatedMhz19().start()
+        hardware.on_close(simulated.stop)
         co2 = drift(hardware.rng.uniform(600, 1800), 450.0, 1400.0)
 
         def update(now: float) -> None:
