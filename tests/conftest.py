@@ -32,6 +32,12 @@ def report_measurement(text: str) -> None:
     print(f"\n{MEASURED}{text}")  # noqa: T201 - captured, then shown by pytest_terminal_summary
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first, the order otherwise kept: scripts/test hands tests to its workers one at a time, so
+    each worker starts on a long one and the short ones fill in after; none of the long ones starts last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """A section with every measurement the passing tests reported through `report_measurement`."""
     lines = [

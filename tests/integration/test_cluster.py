@@ -57,6 +57,7 @@ def cluster_config(tmp_path: Path, gateway_id: str, nodes: list[str], **extra: A
 
 
 class TestOnACluster:
+    @pytest.mark.slow
     async def test_readings_status_commands_and_discovery_work_across_nodes(
         self, cluster: NatsCluster, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
@@ -88,6 +89,7 @@ class TestOnACluster:
         seqs = [reading["seq"] for reading in seen.readings(f"{base}/sensor/door")]
         assert seqs == sorted(seqs)
 
+    @pytest.mark.slow
     async def test_killing_the_node_it_is_on_moves_it_to_the_next_and_loses_nothing(
         self, cluster: NatsCluster, tmp_path: Path, mock_factory: MockFactory
     ) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from structlog.testing import capture_logs
 
@@ -106,6 +107,7 @@ class TestSubscription:
 
 
 class TestFlood:
+    @pytest.mark.slow
     async def test_1000_commands_per_second_for_5_s_leave_memory_bounded(self, broker: Broker, tmp_path: Path) -> None:
         """A gateway process under 5,000 commands in 5 s counts each one, keeps publishing and grows RSS < 10 MB."""
         path = tmp_path / "config.toml"

@@ -311,6 +311,7 @@ class TestTls:
 
 
 class TestDeadBroker:
+    @pytest.mark.slow
     async def test_a_frozen_broker_is_noticed_by_keepalive_and_readings_follow_after(
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:

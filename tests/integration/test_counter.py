@@ -8,6 +8,7 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from gateway.cli.config_edit import render_toml
@@ -76,6 +77,7 @@ async def wait_for_more(received: Received, count: int) -> None:
 
 
 class TestCounterSurvivesKill:
+    @pytest.mark.slow
     async def test_kill_9_loses_no_acknowledged_pulse(self, broker: Broker, tmp_path: Path) -> None:
         """After kill -9 the saved total is >= every total the outbox accepted, and the restart continues from it."""
         state = tmp_path / "state"

@@ -77,6 +77,7 @@ def judge(name: str, verdict: Verdict, broker_acked: set[int] | None = None) -> 
 
 
 class TestBrokerFaults:
+    @pytest.mark.slow
     async def test_broker_killed_three_times_during_3000_readings(
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
@@ -108,6 +109,7 @@ class TestBrokerFaults:
             await proxy.close()
         judge("broker kill -9 x3", verdict, proxy.acked_seqs)
 
+    @pytest.mark.slow
     async def test_broker_frozen_three_times_is_noticed_within_one_and_a_half_keepalives(
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
@@ -134,6 +136,7 @@ class TestBrokerFaults:
         assert all(n <= 1.5 * 4 + 1.0 for n in noticed), noticed  # 1.5 x keepalive, plus the watch's 1 s tick
         judge("broker SIGSTOP 8 s x3", verdict)
 
+    @pytest.mark.slow
     async def test_connection_reset_and_blackhole_through_a_proxy(
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
@@ -162,6 +165,7 @@ class TestBrokerFaults:
             await proxy.close()
         judge("connection reset + blackhole", verdict)
 
+    @pytest.mark.slow
     async def test_a_minute_without_broker_then_a_full_drain(
         self, own_broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:
@@ -254,6 +258,7 @@ def fill(directory: Path) -> Path:
 
 
 class TestStorageFaults:
+    @pytest.mark.slow
     async def test_a_full_disk_falls_back_to_memory_and_recovers(
         self, small_tmpfs: Path, own_broker: Broker, mock_factory: MockFactory
     ) -> None:
@@ -332,6 +337,7 @@ async def kill_after(process: subprocess.Popen[bytes], seconds: float) -> None:
 
 
 class TestGatewayCrashes:
+    @pytest.mark.slow
     async def test_gateway_killed_three_times_resumes_from_its_outbox(self, own_broker: Broker, tmp_path: Path) -> None:
         """kill -9 the gateway during start-up, mid-stream and mid-drain: every stored reading arrives, in order."""
         rng = random.Random(7)
@@ -367,6 +373,7 @@ class TestGatewayCrashes:
         assert stored, "the kills found readings in the outbox: the test exercised the resume"
         judge("gateway kill -9 x3", verdict)
 
+    @pytest.mark.slow
     async def test_sigterm_mid_stream_keeps_the_outbox_and_the_restart_delivers_it(
         self, own_broker: Broker, tmp_path: Path
     ) -> None:

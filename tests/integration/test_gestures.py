@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import make_config
@@ -43,6 +44,7 @@ class TestGestures:
             await later.wait_for(lambda r: len(r.payloads("pi-mqtt-gateway/gest/sensor/bell")) == 1)
         assert later.payloads(EVENTS) == []  # no event was kept for a late subscriber
 
+    @pytest.mark.slow
     async def test_the_simulation_presses_single_double_and_long(
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:

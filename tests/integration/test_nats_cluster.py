@@ -212,6 +212,7 @@ async def test_will_published_when_connection_drops(cluster: NatsCluster) -> Non
         await received.wait_for(lambda r: r.payloads(topic) == [b"offline"], EVENT_TIMEOUT)
 
 
+@pytest.mark.slow
 async def test_no_will_when_the_node_dies(own_cluster: NatsCluster) -> None:
     """(c) When the node holding a client is killed -9, its will is never published: a subscriber on a surviving
     node sees nothing on the will topic, before or after the node comes back (markers prove the path works)."""
@@ -340,6 +341,7 @@ async def publish_until_acked(port: int, node: int, topic: str, numbers: list[in
     return failures
 
 
+@pytest.mark.slow
 async def test_publisher_fails_over_when_its_node_dies(own_cluster: NatsCluster) -> None:
     """(g) Killing -9 the publisher's node mid-stream, then resending every unacknowledged number through another
     node: a subscriber on a surviving node receives every number at least once."""

@@ -234,6 +234,7 @@ class TestOneProcessPerStateDirectory:
 
 
 class TestControlLane:
+    @pytest.mark.slow
     async def test_a_relay_state_overtakes_a_backlog_of_10000_readings_and_no_topic_reorders(
         self, broker: Broker, tmp_path: Path, mock_factory: MockFactory
     ) -> None:

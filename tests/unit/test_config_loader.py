@@ -6,6 +6,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,6 +97,7 @@ class TestLoaderFuzz:
         path.write_bytes(data)
         load(path)
 
+    @pytest.mark.slow
     @FUZZ
     @given(document=config_documents())
     def test_structured_documents(self, tmp_path: Path, document: dict[str, Any]) -> None:

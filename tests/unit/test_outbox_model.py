@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -119,4 +120,4 @@ class OutboxMachine(RuleBasedStateMachine):
 
 
 OutboxMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)
-TestOutboxModel = OutboxMachine.TestCase
+TestOutboxModel = pytest.mark.slow(OutboxMachine.TestCase)
