@@ -15,7 +15,7 @@ import pytest
 from gateway.cli import main
 from gateway.cli.install import UNIT_PATH
 from gateway.errors import EX_CONFIG, EX_OK, EX_USAGE
-from tests.unit.test_install import SECRET, analyze, install
+from tests.unit.test_install import analyze, installed_with_password
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "config" / "demo.toml")
@@ -127,10 +127,7 @@ class TestLayering:
 class TestInstalledUnit:
     def test_the_installed_unit_verifies_and_scores_at_most_1_5(self, tmp_path: Path) -> None:
         """`systemd-analyze verify` is clean for the installed unit, and its exposure with the drop-in is <= 1.5."""
-        source = tmp_path / "pw"
-        source.write_text(SECRET, encoding="utf-8")
-        root = tmp_path / "root"
-        assert install(root, "--password-file", str(source)) == 0
+        root = installed_with_password(tmp_path)
         verify = subprocess.run(
             [analyze(), "verify", str(root / UNIT_PATH)], capture_output=True, text=True, check=False
         )

@@ -27,6 +27,15 @@ def install(root: Path, *extra: str) -> int:
     return main(["install-service", "--root", str(root), *extra])
 
 
+def installed_with_password(tmp_path: Path) -> Path:
+    """Install under `tmp_path/root` with a password file holding SECRET (exit 0 checked); the root."""
+    source = tmp_path / "pw"
+    source.write_text(SECRET, encoding="utf-8")
+    root = tmp_path / "root"
+    assert install(root, "--password-file", str(source)) == 0
+    return root
+
+
 def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
@@ -64,10 +73,7 @@ class TestInstall:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """--password-file: a 600 file in a 700 directory, a LoadCredential drop-in, and the secret never printed."""
-        source = tmp_path / "pw"
-        source.write_text(SECRET, encoding="utf-8")
-        root = tmp_path / "root"
-        assert install(root, "--password-file", str(source)) == 0
+        root = installed_with_password(tmp_path)
         credential = root / CREDENTIAL_PATH
         assert credential.read_text(encoding="utf-8") == SECRET
         assert (mode(credential), mode(credential.parent)) == (0o600, 0o700)
@@ -85,10 +91,7 @@ class TestInstall:
 class TestUninstall:
     def test_removes_the_service_and_keeps_config_and_state(self, tmp_path: Path) -> None:
         """Uninstall removes the unit, drop-ins and sysusers file; config and state stay."""
-        source = tmp_path / "pw"
-        source.write_text(SECRET, encoding="utf-8")
-        root = tmp_path / "root"
-        assert install(root, "--password-file", str(source)) == 0
+        root = installed_with_password(tmp_path)
         (root / STATE_DIR).mkdir(parents=True)
         (root / STATE_DIR / "outbox.db").write_bytes(b"rows")
         assert main(["uninstall-service", "--root", str(root)]) == 0

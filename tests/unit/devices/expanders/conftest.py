@@ -1,4 +1,5 @@
-"""A recorder of watcher reports (the simulated adapter and its bus come from tests/unit/devices/conftest.py)."""
+"""A recorder of watcher reports and a two-thread toggler (the simulated adapter and its bus come from
+tests/unit/devices/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from gateway.devices.expanders.port import ExpanderOutput
 from gateway.errors import DeviceError
 
 WAIT = 20.0  # generous: the events come in milliseconds, but CI is a loaded 2-core machine
@@ -54,3 +56,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
 @pytest.fixture
 def reports() -> Reports:
     return Reports()
+
+
+def toggle_at_once(outputs: dict[str, ExpanderOutput], times: int = 300) -> dict[str, bool]:
+    """Switch each output on, off, on... `times` times, each from a thread of its own, all at once; returns the
+    state each was last commanded to."""
+    commanded: dict[str, bool] = {}
+
+    def toggle(pin: str) -> None:
+        for i in range(times):
+            (outputs[pin].on if i % 2 == 0 else outputs[pin].off)()
+            commanded[pin] = i % 2 == 0
+
+    threads = [threading.Thread(target=toggle, args=(pin,)) for pin in outputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return commanded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from itertools import pairwise
 
 import pytest
@@ -13,6 +12,7 @@ from gateway.devices.expanders.simulators import SimulatedMcp23x
 from gateway.devices.i2c.bus import I2cBus
 from gateway.devices.i2c.simulators import SimulatedI2c
 from gateway.errors import DeviceError
+from tests.unit.devices.expanders.conftest import toggle_at_once
 
 ADDRESS = 0x20
 
@@ -112,21 +112,7 @@ class TestOutputs:
         driver, chip = mcp23017(bus, sim)
         outputs = {pin: ExpanderOutput(driver, pin) for pin in ("A1", "A2")}
         setup_entries = len(chip.output_history)
-        commanded: dict[str, bool] = {}
-
-        def toggle(pin: str) -> None:
-            for i in range(300):
-                if i % 2 == 0:
-                    outputs[pin].on()
-                else:
-                    outputs[pin].off()
-                commanded[pin] = i % 2 == 0
-
-        threads = [threading.Thread(target=toggle, args=(pin,)) for pin in outputs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        commanded = toggle_at_once(outputs)
         history = [(e["A1"], e["A2"]) for e in chip.output_history[setup_entries - 1 :]]
         assert len(history) == 601
         assert {sum(a != b for a, b in zip(x, y, strict=True)) for x, y in pairwise(history)} == {1}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from itertools import pairwise
 
 import pytest
@@ -13,6 +12,7 @@ from gateway.devices.expanders.simulators import SimulatedPcf857x
 from gateway.devices.i2c.bus import I2cBus
 from gateway.devices.i2c.simulators import SimulatedI2c
 from gateway.errors import DeviceError
+from tests.unit.devices.expanders.conftest import toggle_at_once
 
 ADDRESS = 0x20
 
@@ -71,18 +71,7 @@ class TestOutputs:
         driver, chip = pcf8574(bus, sim)
         outputs = {pin: ExpanderOutput(driver, pin) for pin in ("P2", "P5")}
         start = len(chip.output_history) - 1
-        commanded: dict[str, bool] = {}
-
-        def toggle(pin: str) -> None:
-            for i in range(300):
-                (outputs[pin].on if i % 2 == 0 else outputs[pin].off)()
-                commanded[pin] = i % 2 == 0
-
-        threads = [threading.Thread(target=toggle, args=(pin,)) for pin in outputs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        commanded = toggle_at_once(outputs)
         history = [(e["P2"], e["P5"]) for e in chip.output_history[start:]]
         assert len(history) == 601
         assert {sum(a != b for a, b in zip(x, y, strict=True)) for x, y in pairwise(history)} == {1}
